@@ -1,0 +1,16 @@
+"""Pretrained vs random init of the same network: python scripts/compare.py [--workdir DIR] [--config...]."""
+
+import sys
+
+from stackae.cli import parse, run_main
+from stackae.compare import compare, format_table
+
+
+def main():
+    cfg, args = parse(sys.argv[1:], __doc__)
+    results = compare(cfg, args.workdir, overwrite=args.overwrite)
+    print(format_table(results))
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,19 @@
+"""Greedy layer-wise DAE pretraining: python scripts/pretrain.py [--workdir DIR] [--config=PATH] [--config.k=v]."""
+
+import sys
+
+from stackae.cli import parse, run_main
+from stackae.pretrain import pretrain
+
+
+def main():
+    cfg, args = parse(sys.argv[1:], __doc__)
+    summary = pretrain(cfg, args.workdir, overwrite=args.overwrite)
+    for layer in summary["layers"]:
+        print(f"layer {layer['layer']}: {layer['n_in']}->{layer['n_hidden']} {layer['activation']}  "
+              f"valid reconstruction {layer['valid_reconstruction']}  zero-activations {layer['sparsity']}")
+    print(f"wrote {args.workdir}/pretrain/summary.json")
+
+
+if __name__ == "__main__":
+    run_main(main)

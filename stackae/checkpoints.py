@@ -1,0 +1,102 @@
+"""Checkpoints with orbax: finished layers and best parameters as pytrees, resumable train states through a
+CheckpointManager (atomic, bounded number kept), JSON files written atomically. Failures become
+CheckpointError naming the path."""
+
+import json
+import os
+import pathlib
+import tempfile
+
+import jax
+import orbax.checkpoint as ocp
+
+from stackae.errors import CheckpointError
+
+
+def write_json(path, obj):
+    """Write `obj` as JSON atomically (temp file + rename): a reader never sees half a file."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2, default=float)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    path = pathlib.Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is unreadable or corrupt ({e}); delete it or use a fresh --workdir.") from e
+
+
+def save_tree(path, tree):
+    """Save a pytree of arrays to `path` (orbax writes to a temporary folder and renames on success)."""
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(pathlib.Path(path).absolute(), jax.device_get(tree))
+    checkpointer.wait_until_finished()
+
+
+def restore_tree(path, target=None):
+    """Restore the pytree saved at `path`, shaped like `target` if given."""
+    path = pathlib.Path(path).absolute()
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; run the step that writes it first.")
+    abstract = None if target is None else jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    try:
+        return ocp.StandardCheckpointer().restore(path, abstract)
+    except Exception as e:  # orbax raises many types for corrupt or mismatched files
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or does not match this config ({type(e).__name__}); "
+            "delete it or use a fresh --workdir."
+        ) from e
+
+
+class ResumeCheckpoints:
+    """Periodic train-state checkpoints with a JSON position (layer, epoch, ...) for resuming a killed run."""
+
+    def __init__(self, directory, max_to_keep: int = 2):
+        self.directory = pathlib.Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+        try:
+            self.manager = ocp.CheckpointManager(self.directory, options=options)
+        except Exception as e:
+            raise CheckpointError(f"resume checkpoints in {self.directory} are unreadable ({e}); delete the folder.") from e
+
+    def save(self, step: int, state, position: dict):
+        self.manager.save(
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(jax.device_get(state)),
+                                    position=ocp.args.JsonSave(position)),
+        )
+
+    def latest_position(self) -> dict | None:
+        step = self.manager.latest_step()
+        if step is None:
+            return None
+        try:
+            return dict(self.manager.restore(step, args=ocp.args.Composite(position=ocp.args.JsonRestore())).position,
+                        step=step)
+        except Exception as e:
+            raise CheckpointError(
+                f"resume checkpoint {self.directory / str(step)} is corrupt ({type(e).__name__}); delete that folder "
+                "to resume from the one before, or use --overwrite."
+            ) from e
+
+    def restore_state(self, step: int, target):
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        try:
+            return self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))).state
+        except Exception as e:
+            raise CheckpointError(
+                f"resume checkpoint {self.directory / str(step)} is corrupt or does not match this config "
+                f"({type(e).__name__}); delete that folder, or use --overwrite."
+            ) from e
+
+    def close(self):
+        self.manager.wait_until_finished()
+        self.manager.close()

@@ -1,0 +1,46 @@
+"""Command-line plumbing shared by the scripts: --config=PATH, --config.<key>=<value>, --workdir, and
+one-sentence errors with a non-zero exit."""
+
+import argparse
+import os
+import sys
+
+from stackae.config import load_config
+from stackae.errors import StackaeError
+
+
+def parse(argv, description: str, extra=None):
+    """Parse script flags; returns (cfg, args). `extra(parser)` adds script-specific flags."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="Override any config key with --config.<key>=<value>, e.g. --config.pretrain.epochs=5 "
+        "or --config.pretrain.learning_rate=(0.01,0.003) for per-layer values.",
+    )
+    parser.add_argument("--config", default=None, help="Python file with get_config() (default: digits)")
+    parser.add_argument("--workdir", default=None, help="output folder (default: runs/<config name>)")
+    parser.add_argument("--overwrite", action="store_true", help="discard a finished or unfinished run in workdir")
+    if extra:
+        extra(parser)
+    args, rest = parser.parse_known_args(argv)
+    overrides = {}
+    for item in rest:
+        if not item.startswith("--config.") or "=" not in item:
+            raise StackaeError(f"unrecognised argument '{item}'; use --config.<key>=<value> for config overrides.")
+        key, value = item[len("--config."):].split("=", 1)
+        overrides[key] = value
+    cfg = load_config(args.config, overrides)
+    if args.workdir is None:
+        args.workdir = os.path.join("runs", cfg.name)
+    return cfg, args
+
+
+def run_main(main):
+    """Run `main()`; report user errors in one sentence on stderr and exit 2."""
+    try:
+        main()
+    except StackaeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; re-run the same command to resume from the last checkpoint.", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,21 @@
+"""Pretrained versus random initialisation of the same network: pretrain, fine-tune both, report."""
+
+from stackae.finetune import finetune
+from stackae.pretrain import pretrain
+
+
+def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
+    """Run the greedy pretraining, then fine-tune the pretrained stack and a randomly initialised one."""
+    pretrain(cfg, workdir, overwrite=overwrite, log=log)
+    results = {init: finetune(cfg, workdir, init=init, overwrite=overwrite, log=log)
+               for init in ("pretrained", "random")}
+    return results
+
+
+def format_table(results: dict) -> str:
+    """A small text table of test errors (mean and 95% interval over seeds)."""
+    lines = [f"{'init':<12}{'test error':>12}{'± 95% CI':>10}{'valid error':>13}{'seeds':>7}{'labels':>8}"]
+    for init, r in results.items():
+        lines.append(f"{init:<12}{100 * r['test_error']:>11.2f}%{100 * r['test_error_ci95']:>9.2f}%"
+                     f"{100 * r['valid_error']:>12.2f}%{len(r['seeds']):>7}{r['labels_used']:>8}")
+    return "\n".join(lines)

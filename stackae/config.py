@@ -1,0 +1,233 @@
+"""Experiment configs: the schema of every key, loading `get_config()` files, overrides, validation."""
+
+import ast
+import difflib
+import importlib.util
+import json
+import pathlib
+
+import ml_collections
+
+from stackae.activations import ACTIVATIONS
+from stackae.errors import ConfigError
+from stackae.inits import INITS
+from stackae.losses import RECONSTRUCTIONS
+from stackae.noise import NOISES
+
+OPTIMIZERS = ("sgd", "adam")
+# Per-layer keys of `pretrain`: a single value for every layer, or a tuple with one value per layer.
+PER_LAYER_KEYS = (
+    "activation", "tied", "init", "reconstruction", "noise", "noise_level", "preact_noise",
+    "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate", "momentum", "batch_size", "epochs",
+)
+CONFIGS_DIR = pathlib.Path(__file__).parent / "configs"
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every key a config may set, with its default; experiment configs start from this."""
+    c = ml_collections.ConfigDict()
+    c.name = "default"
+    c.dataset = "digits"  # "digits" (embedded) or a TFDS image-classification dataset name
+    c.data_dir = ""  # TFDS data_dir; "" for the TFDS default
+    c.manual_dir = ""  # folder with the dataset's original files, to prepare TFDS data offline
+    c.valid_fraction = 0.1  # carved deterministically from train
+    c.test_fraction = 0.2  # only for datasets without a test split (digits)
+    c.labels_per_class = 0  # labelled examples per class for fine-tuning; 0 = all
+    c.seed = 0
+    c.seeds = 1  # independent models trained at once (seed, seed + 1, ...)
+    c.layers = (256, 256)  # hidden layer sizes, bottom to top
+    c.checkpoint_every = 1  # epochs between resumable checkpoints
+
+    p = c.pretrain = ml_collections.ConfigDict()
+    p.activation = "relu"
+    p.tied = True
+    p.init = "glorot"
+    p.reconstruction = "auto"  # or one of stackae.losses.RECONSTRUCTIONS
+    p.noise = "masking"
+    p.noise_level = 0.25
+    p.preact_noise = 0.0  # std of Gaussian noise on the lower layer's pre-activation (layers >= 2)
+    p.l1_activation = 1e-3
+    p.l1_weight = 0.0
+    p.l2_weight = 0.0
+    p.optimizer = "sgd"
+    p.learning_rate = 0.01
+    p.momentum = 0.9
+    p.batch_size = 32
+    p.epochs = 20
+
+    f = c.finetune = ml_collections.ConfigDict()
+    f.optimizer = "sgd"
+    f.learning_rate = 0.05
+    f.momentum = 0.9
+    f.batch_size = 32
+    f.epochs = 100  # maximum; early stopping on validation error usually ends sooner
+    f.patience = 15
+    f.random_init = "he"  # init of the random baseline
+    f.l2_weight = 0.0
+    return c
+
+
+def load_config(path: str | None, overrides: dict[str, str] | None = None) -> ml_collections.ConfigDict:
+    """Load `get_config()` from `path` (default: the digits config), apply overrides, validate."""
+    path = pathlib.Path(path) if path else CONFIGS_DIR / "digits.py"
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass --config=PATH to a Python file with get_config().")
+    spec = importlib.util.spec_from_file_location(f"stackae_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        cfg = module.get_config()
+    except AttributeError as e:
+        raise ConfigError(f"config file {path} has no get_config(); define one that returns a ConfigDict.") from e
+    for key, value in (overrides or {}).items():
+        apply_override(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def config_from_json(text: str) -> ml_collections.ConfigDict:
+    """Rebuild a config saved with `cfg.to_json()` (tuples come back as tuples)."""
+    def tuples(x):
+        if isinstance(x, dict):
+            return {k: tuples(v) for k, v in x.items()}
+        return tuple(tuples(v) for v in x) if isinstance(x, list) else x
+    return ml_collections.ConfigDict(tuples(json.loads(text)))
+
+
+def _closest(key: str, valid) -> str:
+    match = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean '{match[0]}'?" if match else f"; valid keys: {', '.join(sorted(valid))}."
+
+
+def _flat_keys(cfg, prefix=""):
+    out = {}
+    for k, v in cfg.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, (ml_collections.ConfigDict, dict)):
+            out.update(_flat_keys(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def _parse_value(text: str, default):
+    """Parse a command-line value as a Python literal, falling back to the raw string."""
+    if isinstance(default, bool) and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def apply_override(cfg, key: str, text: str):
+    """Set `cfg.<key>` from the command-line string `text`."""
+    schema = _flat_keys(base_config())
+    if key not in schema:
+        raise ConfigError(f"unknown config key '{key}'{_closest(key, schema)}")
+    *parents, leaf = key.split(".")
+    node = cfg
+    for p in parents:
+        node = node[p]
+    value = _parse_value(text, schema[key])
+    if isinstance(value, list):
+        value = tuple(value)
+    with node.ignore_type():
+        node[leaf] = value
+
+
+def _check_type(key, value, default):
+    want = type(default)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (tuple, list))
+    else:
+        ok = isinstance(value, want)
+    if not ok:
+        raise ConfigError(f"config key '{key}' must be a {want.__name__}, got {value!r}.")
+
+
+def _choice(key, value, choices):
+    if value not in choices:
+        raise ConfigError(f"config key '{key}' is {value!r}; choose one of: {', '.join(choices)}.")
+
+
+def _range(key, value, ok: bool, what: str):
+    if not ok:
+        raise ConfigError(f"config key '{key}' is {value!r} but must be {what}.")
+
+
+def validate(cfg):
+    """Check keys, types and ranges before any data loading or compilation; raise ConfigError."""
+    schema = _flat_keys(base_config())
+    given = _flat_keys(cfg)
+    for key in given:
+        if key not in schema:
+            raise ConfigError(f"unknown config key '{key}'{_closest(key, schema)}")
+    for key, default in schema.items():
+        if key not in given:
+            raise ConfigError(f"config is missing key '{key}'; start configs from stackae.config.base_config().")
+    layers = cfg.layers
+    _check_type("layers", layers, ())
+    _range("layers", layers, len(layers) > 0 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                                                      for n in layers), "a non-empty tuple of positive ints")
+    for key, default in schema.items():
+        value = given[key]
+        leaf = key.split(".")[-1]
+        if key.startswith("pretrain.") and leaf in PER_LAYER_KEYS and isinstance(value, (tuple, list)):
+            _range(key, value, len(value) == len(layers), f"one value or {len(layers)} values (one per layer)")
+            for v in value:
+                _check_type(key, v, default)
+                _check_value(key, leaf, v)
+        elif key != "layers":
+            _check_type(key, value, default)
+            _check_value(key, leaf, value)
+
+
+def _check_value(key, leaf, v):
+    checks = {
+        "activation": lambda: _choice(key, v, ACTIVATIONS),
+        "init": lambda: _choice(key, v, INITS),
+        "random_init": lambda: _choice(key, v, INITS),
+        "reconstruction": lambda: _choice(key, v, ("auto", *RECONSTRUCTIONS)),
+        "noise": lambda: _choice(key, v, NOISES),
+        "optimizer": lambda: _choice(key, v, OPTIMIZERS),
+        "noise_level": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
+        "preact_noise": lambda: _range(key, v, v >= 0, ">= 0"),
+        "learning_rate": lambda: _range(key, v, v > 0, "> 0"),
+        "momentum": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
+        "batch_size": lambda: _range(key, v, v > 0, "> 0"),
+        "epochs": lambda: _range(key, v, v > 0, "> 0"),
+        "patience": lambda: _range(key, v, v > 0, "> 0"),
+        "seeds": lambda: _range(key, v, v > 0, "> 0"),
+        "seed": lambda: _range(key, v, v >= 0, ">= 0"),
+        "checkpoint_every": lambda: _range(key, v, v > 0, "> 0"),
+        "labels_per_class": lambda: _range(key, v, v >= 0, ">= 0 (0 means all labels)"),
+        "valid_fraction": lambda: _range(key, v, 0 < v < 1, "in (0, 1)"),
+        "test_fraction": lambda: _range(key, v, 0 < v < 1, "in (0, 1)"),
+        "l1_activation": lambda: _range(key, v, v >= 0, ">= 0"),
+        "l1_weight": lambda: _range(key, v, v >= 0, ">= 0"),
+        "l2_weight": lambda: _range(key, v, v >= 0, ">= 0"),
+        "dataset": lambda: _range(key, v, bool(v.strip()), "a dataset name such as digits or mnist"),
+    }
+    if leaf in checks:
+        checks[leaf]()
+
+
+def layer_config(cfg, k: int) -> ml_collections.ConfigDict:
+    """The pretraining settings of layer k (0-based), per-layer tuples resolved."""
+    out = ml_collections.ConfigDict()
+    for key in PER_LAYER_KEYS:
+        v = cfg.pretrain[key]
+        out[key] = v[k] if isinstance(v, (tuple, list)) else v
+    return out
+
+
+def activations_of(cfg) -> tuple[str, ...]:
+    """Hidden activation of every layer."""
+    return tuple(layer_config(cfg, k).activation for k in range(len(cfg.layers)))

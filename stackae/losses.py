@@ -1,0 +1,49 @@
+"""Reconstruction and classification losses: per-example sums, averaged over the batch."""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def sigmoid_cross_entropy(logits_bd, target_bd):
+    """Cross-entropy of sigmoid reconstruction units against targets in [0, 1]."""
+    return jnp.mean(jnp.sum(optax.sigmoid_binary_cross_entropy(logits_bd, target_bd), axis=-1))
+
+
+def softplus_squared_error(preact_bd, target_bd):
+    """Squared error of softplus reconstruction units (non-negative codes; Glorot/Gulcehre)."""
+    return jnp.mean(jnp.sum(jnp.square(jax.nn.softplus(preact_bd) - target_bd), axis=-1))
+
+
+def linear_squared_error(preact_bd, target_bd):
+    """Squared error of linear reconstruction units."""
+    return jnp.mean(jnp.sum(jnp.square(preact_bd - target_bd), axis=-1))
+
+
+RECONSTRUCTIONS = {
+    "sigmoid_cross_entropy": sigmoid_cross_entropy,
+    "softplus_squared_error": softplus_squared_error,
+    "linear_squared_error": linear_squared_error,
+}
+
+# Output units each reconstruction applies to its pre-activation, for showing reconstructions.
+RECONSTRUCTION_UNITS = {
+    "sigmoid_cross_entropy": jax.nn.sigmoid,
+    "softplus_squared_error": jax.nn.softplus,
+    "linear_squared_error": lambda x: x,
+}
+
+
+def l1_activation_penalty(h_bh):
+    """Mean over the batch of the L1 norm of the hidden activations (Glorot et al. 2011)."""
+    return jnp.mean(jnp.sum(jnp.abs(h_bh), axis=-1))
+
+
+def softmax_cross_entropy(logits_bc, labels_b):
+    """Mean softmax cross-entropy against integer labels."""
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits_bc, labels_b))
+
+
+def classification_error(logits_bc, labels_b):
+    """Fraction of examples whose arg-max class is wrong."""
+    return jnp.mean(jnp.argmax(logits_bc, axis=-1) != labels_b)

@@ -1,0 +1,211 @@
+"""Greedy layer-wise pretraining of a stack of denoising autoencoders.
+
+Layer k trains on the clean codes of layers 1..k-1, computed once for the whole pool and kept on the device;
+lower layers never change while layer k trains; each layer gets a fresh optimiser state. All seeds train at
+once (vmap over the train state). A finished layer is checkpointed; a killed run resumes from the latest
+epoch checkpoint.
+"""
+
+import functools
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from stackae.activations import NON_NEGATIVE, activation
+from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
+from stackae.config import layer_config
+from stackae.data import load_dataset
+from stackae.engine import check_batches, init_train_state, local_mesh, make_epoch, replicate, seed_keys
+from stackae.errors import DivergedError
+from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty
+from stackae.models import DenoisingAutoencoder
+from stackae.noise import corrupt
+from stackae.optim import make_optimizer
+from stackae.runs import EpochLog, prepare_run_dir, report_divergence
+
+CODE_CHUNK = 4096  # examples per chunk when caching codes
+
+
+def reconstruction_of(cfg, k: int) -> str:
+    """Layer k's reconstruction loss; "auto" = sigmoid cross-entropy on pixels, softplus squared error on
+    non-negative codes (Glorot/Gulcehre), linear squared error on signed codes."""
+    chosen = layer_config(cfg, k).reconstruction
+    if chosen != "auto":
+        return chosen
+    if k == 0:
+        return "sigmoid_cross_entropy"
+    lower = layer_config(cfg, k - 1).activation
+    return "softplus_squared_error" if lower in NON_NEGATIVE else "linear_squared_error"
+
+
+def dae_module(n_in: int, n_hidden: int, lc, key) -> DenoisingAutoencoder:
+    return DenoisingAutoencoder(
+        n_in, n_hidden, activation_name=lc.activation, tied=lc.tied, init=lc.init, rngs=nnx.Rngs(key)
+    )
+
+
+def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
+    """loss_fn(params, a_bd, key) of one DAE layer fed the lower layer's pre-activations `a_bd`
+    (pixels for layer 1, input_activation "linear"). Corruption: optional Gaussian noise on the lower
+    pre-activation before its rectifier, then the configured input noise."""
+    act_in = activation(input_activation)
+    recon_loss = RECONSTRUCTIONS[reconstruction]
+
+    def loss_fn(params, a_bd, key):
+        model = nnx.merge(graphdef, params)
+        preact_key, noise_key = jax.random.split(key)
+        clean = act_in(a_bd)
+        noisy = clean
+        if lc.preact_noise > 0:
+            noisy = act_in(a_bd + lc.preact_noise * jax.random.normal(preact_key, a_bd.shape, a_bd.dtype))
+        h = model.encode(corrupt(lc.noise, noise_key, noisy, lc.noise_level))
+        rec = recon_loss(model.decode_preactivation(h), clean)
+        weights = [model.encoder.kernel[...]] + ([] if model.decoder_kernel is None else [model.decoder_kernel[...]])
+        penalty = lc.l1_activation * l1_activation_penalty(h)
+        penalty += sum(lc.l1_weight * jnp.sum(jnp.abs(w)) + lc.l2_weight * jnp.sum(jnp.square(w)) for w in weights)
+        return rec + penalty, {"reconstruction": rec, "sparsity": jnp.mean(h == 0)}
+
+    def eval_fn(params, a_bd):
+        return loss_fn(params, a_bd, jax.random.key(0))[1]
+
+    return loss_fn, eval_fn
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "input_activation"))
+def layer_preactivations(graphdef, params, a_nd, input_activation: str):
+    """Pre-activations of one DAE layer for every seed (params stacked on a seed axis), computed in chunks."""
+
+    def one_seed(p, a):
+        model = nnx.merge(graphdef, p)
+        return jax.lax.map(lambda row: model.encode_preactivation(activation(input_activation)(row)), a,
+                           batch_size=CODE_CHUNK)
+
+    in_axes = (0, 0 if a_nd.ndim == 3 else None)
+    return jax.vmap(one_seed, in_axes=in_axes)(params, a_nd)
+
+
+def _fmt(k: int, lc):
+    def fmt(epoch, m, seconds):
+        bad = int(np.sum(~np.isfinite(m["loss"])))
+        return (f"layer {k + 1} epoch {epoch + 1}/{lc.epochs}: recon train {np.nanmean(m['reconstruction']):.4f} "
+                f"valid {np.nanmean(m['valid_reconstruction']):.4f}  zero-activations {np.nanmean(m['sparsity']):.3f}"
+                f"  {seconds:.1f}s" + (f"  non-finite seeds: {bad}" if bad else ""))
+    return fmt
+
+
+def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resume, step0, log):
+    """Train DAE layer k (0-based) for all seeds; returns (graphdef, params stacked over seeds, record)."""
+    lc = layer_config(cfg, k)
+    n_in, n_hidden = train_a.shape[-1], cfg.layers[k]
+    check_batches(train_a.shape[-2], lc.batch_size, f"layer {k + 1} pretraining data")
+    keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
+    init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
+    graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, n_hidden, lc, jax.random.key(0))))
+    params = jax.vmap(lambda key: nnx.state(dae_module(n_in, n_hidden, lc, key)))(init_keys)
+    optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum)
+    states = jax.vmap(lambda p: init_train_state(p, optimizer))(params)
+    start = 0
+    position = resume.latest_position()
+    if position and position.get("layer") == k:
+        states = resume.restore_state(position["step"], states)
+        start = position["epoch"]
+        log(f"resuming layer {k + 1} at epoch {start + 1}")
+    states = replicate(states, mesh)
+    reconstruction = reconstruction_of(cfg, k)
+    loss_fn, eval_fn = dae_loss(graphdef, lc, input_activation, reconstruction)
+    epoch_fn = make_epoch(loss_fn, optimizer, lc.batch_size, eval_fn, data_axes=(0, 0) if per_seed else (None, None),
+                          mesh=mesh)
+    epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc))
+    t0 = time.perf_counter()
+    reported = np.zeros(cfg.seeds, bool)
+    for epoch in range(start, lc.epochs):
+        states, metrics = epoch_fn(states, train_a, valid_a, train_keys, epoch)
+        epoch_log.push(epoch, metrics)
+        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == lc.epochs:
+            resume.save(step0 + epoch + 1, states, {"layer": k, "epoch": epoch + 1})
+            diverged = np.asarray(states["diverged"])
+            report_divergence(diverged & ~reported, f"layer {k + 1}", epoch, lc.learning_rate, cfg.seed, log)
+            reported |= diverged
+            if diverged.all():
+                epoch_log.close()
+                resume.close()
+                raise DivergedError(
+                    f"pretraining diverged in layer {k + 1} by epoch {epoch + 1} with learning_rate="
+                    f"{lc.learning_rate}: the loss is not finite; lower --config.pretrain.learning_rate "
+                    "(the last good state is kept in the checkpoint)."
+                )
+    epoch_log.close()
+    seconds = time.perf_counter() - t0
+    last = epoch_log.history[-1] if epoch_log.history else {}
+    record = {
+        "layer": k + 1, "n_in": int(n_in), "n_hidden": int(n_hidden), "activation": lc.activation,
+        "reconstruction": reconstruction, "noise": lc.noise, "noise_level": lc.noise_level, "epochs": lc.epochs,
+        "train_reconstruction": last.get("reconstruction"), "valid_reconstruction": last.get("valid_reconstruction"),
+        "sparsity": last.get("sparsity"), "diverged": np.asarray(states["diverged"]).tolist(),
+        "seconds": seconds, "history": epoch_log.history,
+    }
+    return graphdef, states["params"], record
+
+
+def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
+    """Pretrain every layer of `cfg.layers` greedily; write checkpoints and DIR/pretrain/summary.json."""
+    out = pathlib.Path(workdir) / "pretrain"
+    finished = prepare_run_dir(out, cfg, "summary.json", overwrite, log)
+    if finished is not None:
+        return finished
+    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
+    mesh = local_mesh()
+    train_a, valid_a = replicate(jnp.asarray(data.train_x), mesh), replicate(jnp.asarray(data.valid_x), mesh)
+    resume = ResumeCheckpoints(out / "state")
+    input_activation, per_seed, step0, records = "linear", False, 0, []
+    log(f"pretraining {len(cfg.layers)} layers on {data.name}: {data.train_x.shape[0]} examples, "
+        f"{cfg.seeds} seed(s), {jax.device_count()} device(s) ({jax.devices()[0].platform})")
+    for k in range(len(cfg.layers)):
+        lc = layer_config(cfg, k)
+        layer_dir = out / f"layer_{k + 1}"
+        if (out / f"layer_{k + 1}.json").exists():
+            record = read_json(out / f"layer_{k + 1}.json")
+            n_in = train_a.shape[-1]
+            graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, cfg.layers[k], lc, jax.random.key(0))))
+            target = jax.vmap(lambda key: nnx.state(dae_module(n_in, cfg.layers[k], lc, key)))(
+                seed_keys(cfg.seed, cfg.seeds))
+            params = restore_tree(layer_dir, target)
+            log(f"layer {k + 1} already trained; loaded {layer_dir}")
+        else:
+            graphdef, params, record = train_layer(
+                k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resume, step0, log)
+            save_tree(layer_dir, params)
+            write_json(out / f"layer_{k + 1}.json", record)
+        records.append(record)
+        step0 += lc.epochs
+        if k + 1 < len(cfg.layers):
+            train_a = layer_preactivations(graphdef, params, train_a, input_activation)
+            valid_a = layer_preactivations(graphdef, params, valid_a, input_activation)
+            input_activation, per_seed = lc.activation, True
+    resume.close()
+    summary = {
+        "dataset": data.name, "seeds": [cfg.seed + s for s in range(cfg.seeds)], "n_features": data.n_features,
+        "pool_examples": int(data.train_x.shape[0]),
+        "layers": [{k: v for k, v in r.items() if k != "history"} for r in records],
+        "seconds": float(sum(r["seconds"] for r in records)),
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def load_pretrained_encoders(workdir, cfg, n_features: int):
+    """Encoder kernels and biases of every pretrained layer, stacked over seeds: [(w_sdh, b_sh), ...]."""
+    out = pathlib.Path(workdir) / "pretrain"
+    layers = []
+    n_in = n_features
+    for k, n_hidden in enumerate(cfg.layers):
+        lc = layer_config(cfg, k)
+        target = jax.vmap(lambda key: nnx.state(dae_module(n_in, n_hidden, lc, key)))(seed_keys(cfg.seed, cfg.seeds))
+        params = restore_tree(out / f"layer_{k + 1}", target)
+        layers.append((params["encoder"]["kernel"][...], params["encoder"]["bias"][...]))
+        n_in = n_hidden
+    return layers

@@ -1,0 +1,74 @@
+"""Workdir bookkeeping shared by pretraining and fine-tuning: finished-run guard, saved config, epoch logging."""
+
+import pathlib
+import shutil
+import time
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from stackae.checkpoints import read_json, write_json
+from stackae.config import config_from_json
+from stackae.errors import ConfigError
+
+
+def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool, log) -> dict | None:
+    """Return the finished result if `out` holds one (unless overwrite); refuse a different unfinished config."""
+    if overwrite and out.exists():
+        shutil.rmtree(out)
+    if (out / finished_file).exists():
+        log(f"{out} already holds a finished run; pass --overwrite to redo it.")
+        return read_json(out / finished_file)
+    saved = out / "config.json"
+    if saved.exists():
+        previous = config_from_json(saved.read_text())
+        if previous.to_json() != cfg.to_json():
+            raise ConfigError(
+                f"{out} holds an unfinished run with a different config; re-run with that config to resume it, "
+                "pass --overwrite to discard it, or choose another --workdir."
+            )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(saved, cfg.to_dict())
+    return None
+
+
+class EpochLog:
+    """A progress bar over epochs, and one log line per epoch, reading metrics one epoch late."""
+
+    def __init__(self, desc: str, start: int, total: int, fmt):
+        self.bar = tqdm(total=total, initial=start, desc=desc, unit="epoch", leave=False, dynamic_ncols=True,
+                        disable=None)
+        self.fmt = fmt
+        self.pending = None
+        self.last = time.perf_counter()
+        self.history = []
+
+    def push(self, epoch: int, metrics):
+        """Queue this epoch's (device) metrics and report the previous epoch's."""
+        self.flush()
+        self.pending = (epoch, metrics)
+
+    def flush(self):
+        if self.pending is None:
+            return
+        epoch, metrics = self.pending
+        host = {k: np.asarray(v) for k, v in jax.device_get(metrics).items()}
+        now = time.perf_counter()
+        seconds, self.last = now - self.last, now
+        self.history.append(dict(epoch=epoch, seconds=seconds, **{k: v.tolist() for k, v in host.items()}))
+        self.bar.update(1)
+        self.bar.write(self.fmt(epoch, host, seconds))
+        self.pending = None
+
+    def close(self):
+        self.flush()
+        self.bar.close()
+
+
+def report_divergence(newly_diverged, where: str, epoch: int, learning_rate: float, seed: int, log):
+    """Log each newly diverged seed; it stays frozen at its last good state while the others continue."""
+    for s in np.flatnonzero(newly_diverged):
+        log(f"seed {seed + s} diverged in {where} by epoch {epoch + 1} (learning_rate={learning_rate}): its loss is "
+            "not finite, so it is frozen at its last good state while the other seeds continue.")
