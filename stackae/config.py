@@ -13,12 +13,14 @@ from stackae.errors import ConfigError
 from stackae.inits import INITS
 from stackae.losses import RECONSTRUCTIONS
 from stackae.noise import NOISES
+from stackae.optim import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam")
 # Per-layer keys of `pretrain`: a single value for every layer, or a tuple with one value per layer.
 PER_LAYER_KEYS = (
     "activation", "tied", "init", "reconstruction", "noise", "noise_level", "preact_noise",
-    "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate", "momentum", "batch_size", "epochs",
+    "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate", "momentum", "schedule", "batch_size",
+    "epochs",
 )
 CONFIGS_DIR = pathlib.Path(__file__).parent / "configs"
 
@@ -30,6 +32,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.dataset = "digits"  # "digits" (embedded) or a TFDS image-classification dataset name
     c.data_dir = ""  # TFDS data_dir; "" for the TFDS default
     c.manual_dir = ""  # folder with the dataset's original files, to prepare TFDS data offline
+    c.download_retries = 10  # HTTP retries of a TFDS download (with backoff); 0 fails fast when offline
     c.valid_fraction = 0.1  # carved deterministically from train
     c.test_fraction = 0.2  # only for datasets without a test split (digits)
     c.labels_per_class = 0  # labelled examples per class for fine-tuning; 0 = all
@@ -52,6 +55,7 @@ def base_config() -> ml_collections.ConfigDict:
     p.optimizer = "sgd"
     p.learning_rate = 0.01
     p.momentum = 0.9
+    p.schedule = "constant"  # or "cosine": decay to 0 over the layer's epochs
     p.batch_size = 32
     p.epochs = 20
 
@@ -59,6 +63,7 @@ def base_config() -> ml_collections.ConfigDict:
     f.optimizer = "sgd"
     f.learning_rate = 0.05
     f.momentum = 0.9
+    f.schedule = "constant"  # or "cosine": decay to 0 over finetune.epochs
     f.batch_size = 32
     f.epochs = 100  # maximum; early stopping on validation error usually ends sooner
     f.patience = 15
@@ -92,6 +97,11 @@ def config_from_json(text: str) -> ml_collections.ConfigDict:
             return {k: tuples(v) for k, v in x.items()}
         return tuple(tuples(v) for v in x) if isinstance(x, list) else x
     return ml_collections.ConfigDict(tuples(json.loads(text)))
+
+
+def canonical_json(cfg) -> str:
+    """The config as JSON with sorted keys: equal strings mean equal configs."""
+    return json.dumps(json.loads(cfg.to_json()), sort_keys=True)
 
 
 def _closest(key: str, valid) -> str:
@@ -197,6 +207,7 @@ def _check_value(key, leaf, v):
         "reconstruction": lambda: _choice(key, v, ("auto", *RECONSTRUCTIONS)),
         "noise": lambda: _choice(key, v, NOISES),
         "optimizer": lambda: _choice(key, v, OPTIMIZERS),
+        "schedule": lambda: _choice(key, v, SCHEDULES),
         "noise_level": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
         "preact_noise": lambda: _range(key, v, v >= 0, ">= 0"),
         "learning_rate": lambda: _range(key, v, v > 0, "> 0"),
@@ -206,6 +217,7 @@ def _check_value(key, leaf, v):
         "patience": lambda: _range(key, v, v > 0, "> 0"),
         "seeds": lambda: _range(key, v, v > 0, "> 0"),
         "seed": lambda: _range(key, v, v >= 0, ">= 0"),
+        "download_retries": lambda: _range(key, v, v >= 0, ">= 0"),
         "checkpoint_every": lambda: _range(key, v, v > 0, "> 0"),
         "labels_per_class": lambda: _range(key, v, v >= 0, ">= 0 (0 means all labels)"),
         "valid_fraction": lambda: _range(key, v, 0 < v < 1, "in (0, 1)"),

@@ -54,7 +54,7 @@ def load_digits(test_fraction: float):
     return (train_x, train_y), (test_x, test_y), 10
 
 
-def load_tfds(name: str, data_dir: str = "", manual_dir: str = ""):
+def load_tfds(name: str, data_dir: str = "", manual_dir: str = "", download_retries: int = 10):
     """A TFDS image-classification dataset as ((train_x, train_y), (test_x, test_y), n_classes)."""
     import tensorflow_datasets as tfds
 
@@ -69,28 +69,39 @@ def load_tfds(name: str, data_dir: str = "", manual_dir: str = ""):
     if manual_dir and not pathlib.Path(manual_dir).is_dir():
         raise DataError(f"manual_dir {manual_dir} is not a folder; point it at the dataset's original files.")
     if not _is_prepared(builder):
-        _prepare(builder, name, manual_dir)
+        _prepare(builder, name, manual_dir, download_retries)
     image_key, label_key = _feature_keys(builder, name)
     n_classes = builder.info.features[label_key].num_classes
     splits = []
     for split in ("train", "test"):
-        if split not in builder.info.splits:
-            raise DataError(f"dataset '{name}' has no '{split}' split; stackae needs train and test splits.")
-        source = tfds.data_source(name, split=split, **kwargs)
-        items = source.__getitems__(list(range(len(source))))
+        try:
+            source = tfds.data_source(name, split=split, **kwargs)
+        except (KeyError, ValueError) as e:
+            raise DataError(f"dataset '{name}' has no '{split}' split; stackae needs train and test splits.") from e
+        items = _read_all(source)
         images = np.stack([item[image_key] for item in items])
         labels = np.asarray([item[label_key] for item in items], dtype=np.int32)
         splits.append((_flatten_unit(images), labels))
     return splits[0], splits[1], n_classes
 
 
+def _read_all(source):
+    """Every record of a TFDS data source: one batched read, or per item where batching is unsupported."""
+    try:
+        return source.__getitems__(list(range(len(source))))
+    except TypeError:  # e.g. the data sources of tfds.testing.mock_data
+        return [source[i] for i in range(len(source))]
+
+
 def _is_prepared(builder) -> bool:
     return pathlib.Path(builder.data_dir).joinpath("dataset_info.json").exists()
 
 
-def _prepare(builder, name, manual_dir):
+def _prepare(builder, name, manual_dir, download_retries):
     import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download import downloader
 
+    downloader.MAX_RETRIES = download_retries  # TFDS reads this when it opens its HTTP session
     config = tfds.download.DownloadConfig(manual_dir=manual_dir or None)
     try:
         builder.download_and_prepare(download_config=config)
@@ -133,7 +144,8 @@ def load_dataset(cfg, unit_range: bool = True) -> Dataset:
     if cfg.dataset == "digits":
         (train_x, train_y), (test_x, test_y), n_classes = load_digits(cfg.test_fraction)
     else:
-        (train_x, train_y), (test_x, test_y), n_classes = load_tfds(cfg.dataset, cfg.data_dir, cfg.manual_dir)
+        (train_x, train_y), (test_x, test_y), n_classes = load_tfds(
+            cfg.dataset, cfg.data_dir, cfg.manual_dir, cfg.download_retries)
     train_x, train_y, valid_x, valid_y = carve(train_x, train_y, cfg.valid_fraction)
     for x, y in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)):
         check_arrays(cfg.dataset, x, y, n_classes, unit_range)

@@ -2,7 +2,6 @@
 random init, with early stopping on validation error and best-epoch restore; all seeds at once."""
 
 import pathlib
-import time
 
 import jax
 import jax.numpy as jnp
@@ -92,8 +91,9 @@ def early_stopping(patience: int):
 
 
 def finetune_state(params, optimizer):
-    return dict(init_train_state(params, optimizer), best_params=jax.tree.map(jnp.copy, params), best_error=jnp.array(jnp.inf),
-                best_epoch=jnp.array(-1), bad_epochs=jnp.array(0), epochs_run=jnp.array(0))
+    return dict(init_train_state(params, optimizer), best_params=jax.tree.map(jnp.copy, params), best_error=jnp.array(jnp.inf, jnp.float32),
+                best_epoch=jnp.array(-1, jnp.int32), bad_epochs=jnp.array(0, jnp.int32),
+                epochs_run=jnp.array(0, jnp.int32))  # explicit dtypes: the epoch program compiles once
 
 
 def _fmt(init, total):
@@ -136,14 +136,15 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
         for k, (w, b) in enumerate(load_pretrained_encoders(workdir, cfg, data.n_features)):
             params["encoders"][k]["kernel"][...] = jnp.asarray(w)
             params["encoders"][k]["bias"][...] = jnp.asarray(b)
-    optimizer = make_optimizer(f.optimizer, f.learning_rate, f.momentum)
+    steps = f.epochs * (len(subsets[0][0]) // f.batch_size)
+    optimizer = make_optimizer(f.optimizer, f.learning_rate, f.momentum, f.schedule, steps)
     states = jax.vmap(lambda p: finetune_state(p, optimizer))(params)
     resume = ResumeCheckpoints(out / "state")
     position = resume.latest_position()
-    start = 0
+    start, history = 0, []
     if position:
         states = resume.restore_state(position["step"], states)
-        start = position["epoch"]
+        start, history = position["epoch"], position["history"]
         log(f"resuming finetune-{init} at epoch {start + 1}")
     states = replicate(states, mesh)
     loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight)
@@ -151,14 +152,14 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
                           data_axes=(0 if cfg.labels_per_class else None, None), mesh=mesh)
     log(f"fine-tuning from {init} init on {data.name}: {len(subsets[0][0])} labelled examples per seed, "
         f"{cfg.seeds} seed(s)")
-    epoch_log = EpochLog(f"finetune-{init}", start, f.epochs, _fmt(init, f.epochs))
-    t0 = time.perf_counter()
+    epoch_log = EpochLog(f"finetune-{init}", start, f.epochs, _fmt(init, f.epochs), history)
     reported = np.zeros(cfg.seeds, bool)
     for epoch in range(start, f.epochs):
         states, metrics = epoch_fn(states, train, valid, train_keys, epoch)
         epoch_log.push(epoch, metrics)
         if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == f.epochs:
-            resume.save(epoch + 1, states, {"epoch": epoch + 1})
+            epoch_log.flush()
+            resume.save(epoch + 1, states, {"epoch": epoch + 1, "history": epoch_log.history})
             diverged = np.asarray(states["diverged"])
             report_divergence(diverged & ~reported, f"finetune-{init}", epoch, f.learning_rate, cfg.seed, log)
             reported |= diverged
@@ -173,7 +174,6 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
                 break
     epoch_log.close()
     resume.close()
-    seconds = time.perf_counter() - t0
 
     test_metrics = jax.jit(jax.vmap(eval_fn, in_axes=(0, None)))(states["best_params"], test)
     save_tree(out / "best", nnx.to_pure_dict(states["best_params"]))
@@ -193,7 +193,7 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
         "test_error": mean_interval([r["test_error"] for r in ok])["mean"],
         "test_error_ci95": mean_interval([r["test_error"] for r in ok])["ci95"],
         "best_epoch": per_seed[0]["best_epoch"], "epochs": max(r["epochs"] for r in per_seed),
-        "seconds": seconds, "per_seed": per_seed, "history": epoch_log.history,
+        "seconds": epoch_log.seconds, "per_seed": per_seed, "history": epoch_log.history,
     }
     write_json(out / "results.json", results)
     return results

@@ -8,7 +8,7 @@ epoch checkpoint.
 
 import functools
 import pathlib
-import time
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,16 @@ from stackae.optim import make_optimizer
 from stackae.runs import EpochLog, prepare_run_dir, report_divergence
 
 CODE_CHUNK = 4096  # examples per chunk when caching codes
+FINAL_METRICS = {"train_reconstruction": "reconstruction", "valid_reconstruction": "valid_reconstruction",
+                 "sparsity": "sparsity"}
+
+
+def _seed_mean(values):
+    """Mean over the seeds that stayed finite (None if nothing was measured)."""
+    if values is None:
+        return None
+    v = np.asarray(values, dtype=np.float64)
+    return float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
 
 
 def reconstruction_of(cfg, k: int) -> str:
@@ -106,27 +116,28 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, n_hidden, lc, jax.random.key(0))))
     params = jax.vmap(lambda key: nnx.state(dae_module(n_in, n_hidden, lc, key)))(init_keys)
-    optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum)
+    steps = lc.epochs * (train_a.shape[-2] // lc.batch_size)
+    optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps)
     states = jax.vmap(lambda p: init_train_state(p, optimizer))(params)
-    start = 0
+    start, history = 0, []
     position = resume.latest_position()
     if position and position.get("layer") == k:
         states = resume.restore_state(position["step"], states)
-        start = position["epoch"]
+        start, history = position["epoch"], position["history"]
         log(f"resuming layer {k + 1} at epoch {start + 1}")
     states = replicate(states, mesh)
     reconstruction = reconstruction_of(cfg, k)
     loss_fn, eval_fn = dae_loss(graphdef, lc, input_activation, reconstruction)
     epoch_fn = make_epoch(loss_fn, optimizer, lc.batch_size, eval_fn, data_axes=(0, 0) if per_seed else (None, None),
                           mesh=mesh)
-    epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc))
-    t0 = time.perf_counter()
+    epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc), history)
     reported = np.zeros(cfg.seeds, bool)
     for epoch in range(start, lc.epochs):
         states, metrics = epoch_fn(states, train_a, valid_a, train_keys, epoch)
         epoch_log.push(epoch, metrics)
         if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == lc.epochs:
-            resume.save(step0 + epoch + 1, states, {"layer": k, "epoch": epoch + 1})
+            epoch_log.flush()
+            resume.save(step0 + epoch + 1, states, {"layer": k, "epoch": epoch + 1, "history": epoch_log.history})
             diverged = np.asarray(states["diverged"])
             report_divergence(diverged & ~reported, f"layer {k + 1}", epoch, lc.learning_rate, cfg.seed, log)
             reported |= diverged
@@ -139,14 +150,14 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
                     "(the last good state is kept in the checkpoint)."
                 )
     epoch_log.close()
-    seconds = time.perf_counter() - t0
     last = epoch_log.history[-1] if epoch_log.history else {}
     record = {
         "layer": k + 1, "n_in": int(n_in), "n_hidden": int(n_hidden), "activation": lc.activation,
         "reconstruction": reconstruction, "noise": lc.noise, "noise_level": lc.noise_level, "epochs": lc.epochs,
-        "train_reconstruction": last.get("reconstruction"), "valid_reconstruction": last.get("valid_reconstruction"),
-        "sparsity": last.get("sparsity"), "diverged": np.asarray(states["diverged"]).tolist(),
-        "seconds": seconds, "history": epoch_log.history,
+        **{name: _seed_mean(last.get(metric)) for name, metric in FINAL_METRICS.items()},
+        **{f"{name}_per_seed": last.get(metric) for name, metric in FINAL_METRICS.items()},
+        "diverged": np.asarray(states["diverged"]).tolist(),
+        "seconds": epoch_log.seconds, "history": epoch_log.history,
     }
     return graphdef, states["params"], record
 
@@ -178,6 +189,8 @@ def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
         else:
             graphdef, params, record = train_layer(
                 k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resume, step0, log)
+            if layer_dir.exists():  # saved just before a kill, without its .json marker: save it again
+                shutil.rmtree(layer_dir)
             save_tree(layer_dir, params)
             write_json(out / f"layer_{k + 1}.json", record)
         records.append(record)

@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from stackae.checkpoints import read_json, write_json
-from stackae.config import config_from_json
+from stackae.config import canonical_json, config_from_json
 from stackae.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool,
     saved = out / "config.json"
     if saved.exists():
         previous = config_from_json(saved.read_text())
-        if previous.to_json() != cfg.to_json():
+        if canonical_json(previous) != canonical_json(cfg):
             raise ConfigError(
                 f"{out} holds an unfinished run with a different config; re-run with that config to resume it, "
                 "pass --overwrite to discard it, or choose another --workdir."
@@ -37,13 +37,13 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool,
 class EpochLog:
     """A progress bar over epochs, and one log line per epoch, reading metrics one epoch late."""
 
-    def __init__(self, desc: str, start: int, total: int, fmt):
+    def __init__(self, desc: str, start: int, total: int, fmt, history=()):
         self.bar = tqdm(total=total, initial=start, desc=desc, unit="epoch", leave=False, dynamic_ncols=True,
                         disable=None)
         self.fmt = fmt
         self.pending = None
         self.last = time.perf_counter()
-        self.history = []
+        self.history = list(history)  # carried over from a resumed run
 
     def push(self, epoch: int, metrics):
         """Queue this epoch's (device) metrics and report the previous epoch's."""
@@ -61,6 +61,10 @@ class EpochLog:
         self.bar.update(1)
         self.bar.write(self.fmt(epoch, host, seconds))
         self.pending = None
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(h["seconds"] for h in self.history))
 
     def close(self):
         self.flush()

@@ -20,14 +20,16 @@ def get_config():
     c.pretrain.noise_level = 0.25
     c.pretrain.l1_activation = 1e-4
     c.pretrain.optimizer = "sgd"
-    c.pretrain.learning_rate = 0.01
+    with c.ignore_type():  # per-layer value: at 0.01 the upper layers lose ~90% of their rectifiers
+        c.pretrain.learning_rate = (0.01, 0.001, 0.001)
     c.pretrain.momentum = 0.9
     c.pretrain.batch_size = 128
     c.pretrain.epochs = 15
     c.finetune.optimizer = "sgd"
-    c.finetune.learning_rate = 0.1
+    c.finetune.learning_rate = 0.02
     c.finetune.momentum = 0.9
+    c.finetune.schedule = "cosine"
     c.finetune.batch_size = 128
     c.finetune.epochs = 30
-    c.finetune.patience = 10
+    c.finetune.patience = 30
     return c

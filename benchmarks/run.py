@@ -1,0 +1,360 @@
+"""Single-run throughput benchmark of stackae: GEMM roofline, pretraining and fine-tuning epochs, seeds scaling,
+PyTorch eager reference, and the wall time of the whole MNIST pipeline. Prints a table; --out writes JSON.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--skip-torch] [--skip-pipeline] [--out results.json]
+
+Workloads (MNIST config, stackae/configs/mnist.py; random data in [0, 1], no download):
+- pretraining: one tied 784-1000 DAE layer (relu, masking noise 0.25, sigmoid cross-entropy, L1 activation
+  penalty, SGD momentum, batch 128), timed through the library's compiled epoch (`stackae.engine.make_epoch`);
+- fine-tuning: the 784-1000-1000-1000-10 classifier, softmax cross-entropy, SGD momentum, batch 128;
+- seeds: the pretraining layer for S = 1, 4, 16 seeds in one program, examples/s per seed. On CPU each seed
+  gets examples/S training (and valid/S held-out) examples, so every S does the same total work;
+- pipeline: 3 x 1000 layers x 15 pretraining epochs + 30 fine-tuning epochs through `stackae.pretrain.pretrain`
+  and `stackae.finetune.finetune`, on synthetic MNIST-shaped data (or real MNIST with --mnist-data-dir).
+Epochs are timed after WARMUP compiling calls; compile seconds = their excess over the median later epoch.
+
+FLOP accounting (matmuls only; a multiply-add is 2 FLOP; biases, activations, noise, losses and optimiser
+updates are elementwise and not counted). A dense a->b layer costs, per example, 2ab forward, 2ab for its
+weight gradient and 2ab for its input gradient; the first layer of a chain has no input gradient since its
+input is data (JAX never computes it). A training example thus costs 6ab per layer minus 2ab for the first
+layer; a held-out example 2ab per layer:
+- tied DAE: the chain 784 -> 1000 (encode, W) -> 784 (decode, W^T): 5 matmuls = 10 * 784 * 1000 = 7.84 MFLOP
+  (counting the never-computed input gradient would give 12 * n_in * n_hidden);
+- classifier: 6 * (784*1000 + 1000*1000 + 1000*1000 + 1000*10) - 2 * 784*1000 = 15.2 MFLOP.
+An epoch's FLOP rate counts its training and held-out examples; examples/s counts training examples only.
+Roofline fraction = achieved FLOP/s / FLOP/s of a jitted square float32 GEMM at JAX's default matmul
+precision (the precision training uses; TF32 on recent NVIDIA GPUs).
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import importlib.util
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from unittest import mock
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+import stackae.finetune
+import stackae.pretrain
+from stackae.checkpoints import read_json
+from stackae.config import CONFIGS_DIR, layer_config, load_config
+from stackae.data import Dataset
+from stackae.engine import init_train_state, make_epoch, seed_keys
+from stackae.finetune import classifier, classifier_loss, early_stopping, finetune_state
+from stackae.optim import make_optimizer
+from stackae.pretrain import dae_loss, dae_module, reconstruction_of
+
+HERE = pathlib.Path(__file__).resolve().parent
+MNIST_CONFIG = str(CONFIGS_DIR / "mnist.py")
+N_FEATURES, N_CLASSES = 784, 10
+SEEDS = (1, 4, 16)
+# Epochs before timing. stackae's fine-tuning epoch compiles on its first two calls: finetune_state's
+# best_error, bad_epochs and epochs_run start weakly typed and come back strongly typed: the second call retraces.
+WARMUP = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    examples: int  # training examples per epoch (pipeline: train + valid pool)
+    valid: int  # held-out examples evaluated after each epoch
+    repeats: int  # timed epochs after the WARMUP ones (GEMM: at least 5 timed calls)
+    gemm: dict  # square GEMM size per platform
+    pipeline_epochs: int | None  # pretraining and fine-tuning epochs; None = the config's (15, 30)
+
+
+FULL = Sizes(60000, 1000, 3, {"cpu": 2048, "gpu": 8192}, None)
+QUICK = Sizes(5000, 500, 1, {"cpu": 1024, "gpu": 4096}, WARMUP + 1)
+
+
+def train_flop(shapes) -> int:
+    """Matmul FLOP per training example of a chain of dense layers (see the module docstring)."""
+    return sum(6 * a * b for a, b in shapes) - 2 * shapes[0][0] * shapes[0][1]
+
+
+def forward_flop(shapes) -> int:
+    return sum(2 * a * b for a, b in shapes)
+
+
+def epoch_flop(shapes, n_train: int, n_held_out: int) -> int:
+    return n_train * train_flop(shapes) + n_held_out * forward_flop(shapes)
+
+
+def uniform(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, N_FEATURES), dtype=np.float32)
+
+
+def labels(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, N_CLASSES, n, dtype=np.int32)
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - start
+
+
+def device_name() -> str:
+    d = jax.devices()[0]
+    kind = d.device_kind
+    if d.platform == "cpu" and pathlib.Path("/proc/cpuinfo").exists():
+        models = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        kind = f"{models[0] if models else kind}, {os.cpu_count()} cores"
+    return f"{d.platform}: {kind}" + (f" x{jax.device_count()}" if jax.device_count() > 1 else "")
+
+
+def gemm_flops_per_s(n: int, repeats: int) -> float:
+    """Best FLOP/s of a jitted n x n float32 matmul, after a warm-up call."""
+    a, b = jax.random.normal(jax.random.key(0), (2, n, n), jnp.float32)
+    matmul = jax.jit(jnp.matmul)
+    timed(lambda: matmul(a, b))
+    return 2 * n**3 / min(timed(lambda: matmul(a, b)) for _ in range(max(repeats, 5)))
+
+
+def split_compile(seconds) -> tuple[float, float]:
+    """(compile seconds, median steady epoch seconds) from per-epoch seconds: the first WARMUP epochs' excess
+    over the median later epoch is compilation."""
+    steady = statistics.median(seconds[WARMUP:])
+    return sum(seconds[:WARMUP]) - WARMUP * steady, steady
+
+
+def time_epochs(epoch, states, train, held_out, keys, repeats: int) -> list[float]:
+    """Seconds of WARMUP + `repeats` consecutive epochs."""
+    box = [states]  # states are donated: always pass the latest
+
+    def call(i):
+        box[0], metrics = epoch(box[0], train, held_out, keys, i)
+        return box[0], metrics
+
+    return [timed(lambda: call(i)) for i in range(WARMUP + repeats)]
+
+
+@dataclasses.dataclass
+class Workload:
+    """A compiled epoch with its initial train states, per-seed keys, matmul shapes and batch size."""
+
+    epoch: object
+    states: dict
+    keys: jax.Array
+    shapes: tuple
+    batch_size: int
+
+
+def dae_workload(n_seeds: int) -> Workload:
+    """Layer 1 of the MNIST config, for `n_seeds` seeds."""
+    cfg = load_config(MNIST_CONFIG)
+    lc, n_hidden = layer_config(cfg, 0), cfg.layers[0]
+    graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(N_FEATURES, n_hidden, lc, jax.random.key(0))))
+    keys = seed_keys(0, n_seeds)
+    params = jax.vmap(lambda k: nnx.state(dae_module(N_FEATURES, n_hidden, lc, k)))(keys)
+    opt = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum)
+    states = jax.vmap(lambda p: init_train_state(p, opt))(params)
+    loss_fn, eval_fn = dae_loss(graphdef, lc, "linear", reconstruction_of(cfg, 0))
+    epoch = make_epoch(loss_fn, opt, lc.batch_size, eval_fn)
+    return Workload(epoch, states, keys, ((N_FEATURES, n_hidden), (n_hidden, N_FEATURES)), lc.batch_size)
+
+
+def classifier_workload() -> Workload:
+    """The MNIST-config classifier, for one seed."""
+    cfg = load_config(MNIST_CONFIG)
+    f = cfg.finetune
+    graphdef = nnx.graphdef(nnx.eval_shape(lambda: classifier(cfg, N_FEATURES, N_CLASSES, jax.random.key(0))))
+    keys = seed_keys(0, 1)
+    params = jax.vmap(lambda k: nnx.state(classifier(cfg, N_FEATURES, N_CLASSES, k)))(keys)
+    opt = make_optimizer(f.optimizer, f.learning_rate, f.momentum)
+    states = jax.vmap(lambda p: finetune_state(p, opt))(params)
+    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight)
+    epoch = make_epoch(loss_fn, opt, f.batch_size, eval_fn, early_stopping(f.patience))
+    sizes = (N_FEATURES, *cfg.layers, N_CLASSES)
+    return Workload(epoch, states, keys, tuple(zip(sizes[:-1], sizes[1:])), f.batch_size)
+
+
+def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats: int) -> dict:
+    """Time a workload's epochs: examples/s per seed, FLOP/s over all seeds, compile seconds."""
+    compile_s, seconds = split_compile(time_epochs(w.epoch, w.states, train, held_out, w.keys, repeats))
+    trained = n_train // w.batch_size * w.batch_size
+    return {"examples": trained, "seconds": seconds, "compile_seconds": compile_s,
+            "examples_per_s": trained / seconds, "flop_per_example": train_flop(w.shapes),
+            "flops_per_s": len(w.keys) * epoch_flop(w.shapes, trained, n_held_out) / seconds}
+
+
+def bench_seeds(sizes: Sizes, x, xv) -> dict:
+    """The pretraining layer for S = 1, 4, 16 seeds; on CPU each seed gets 1/S of the data."""
+    cpu = jax.devices()[0].platform == "cpu"
+    out = {}
+    for s in SEEDS:
+        n, nv = (sizes.examples // s, max(1, sizes.valid // s)) if cpu else (sizes.examples, sizes.valid)
+        out[s] = measure(dae_workload(s), x[:n], xv[:nv], n, nv, sizes.repeats)
+    return out
+
+
+def bench_finetune(sizes: Sizes, x, xv) -> dict:
+    train = {"x": x, "y": jnp.asarray(labels(sizes.examples, 0))}
+    held_out = {"x": xv, "y": jnp.asarray(labels(sizes.valid, 1))}
+    return measure(classifier_workload(), train, held_out, sizes.examples, sizes.valid, sizes.repeats)
+
+
+def find_torch_python(given: str | None) -> str | None:
+    """--torch-python, else $STACKAE_TORCH_PYTHON, else this interpreter if it has torch, else .torch-venv here."""
+    local = HERE / ".torch-venv" / "bin" / "python"
+    if given or os.environ.get("STACKAE_TORCH_PYTHON"):
+        return given or os.environ["STACKAE_TORCH_PYTHON"]
+    if importlib.util.find_spec("torch") is not None:
+        return sys.executable
+    return str(local) if local.exists() else None
+
+
+def bench_torch(python: str | None, sizes: Sizes, gemm_n: int) -> dict | None:
+    """Run torch_reference.py under `python`; its JSON, or None (with a printed note) if it cannot run."""
+    if python is None:
+        print("note: no Python with torch found (pass --torch-python or set STACKAE_TORCH_PYTHON); "
+              "skipping the PyTorch reference.")
+        return None
+    cmd = [python, str(HERE / "torch_reference.py"), "--examples", str(sizes.examples),
+           "--valid", str(sizes.valid), "--epochs", str(sizes.repeats), "--gemm", str(gemm_n)]
+    print(f"running the PyTorch reference: {' '.join(cmd)}", flush=True)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        print(f"note: could not start {python} ({e}); skipping the PyTorch reference.")
+        return None
+    if done.returncode != 0:
+        print(f"note: the PyTorch reference failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def synthetic_mnist(n: int) -> Dataset:
+    """MNIST-shaped random data: a pool of n (valid = n/6, as the MNIST config carves) and n/6 test examples."""
+    n_valid = n // 6
+    x, y = uniform(n + n_valid, 2), labels(n + n_valid, 2)
+    parts = [slice(0, n - n_valid), slice(n - n_valid, n), slice(n, None)]
+    return Dataset("mnist", *(a[p] for p in parts for a in (x, y)), N_CLASSES)
+
+
+def bench_pipeline(sizes: Sizes, data_dir: str | None):
+    """Wall time of pretrain() + finetune() on the MNIST config; (seconds, summed compile overheads of the
+    epochs, from the runs' per-epoch seconds; code caching, checkpoints and the test evaluation not included)."""
+    overrides = {"checkpoint_every": "1000"}
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    if sizes.pipeline_epochs:
+        overrides.update({"pretrain.epochs": str(sizes.pipeline_epochs), "finetune.epochs": str(sizes.pipeline_epochs)})
+    cfg = load_config(MNIST_CONFIG, overrides)
+    with contextlib.ExitStack() as stack:
+        if not data_dir:  # the library's own code path, fed synthetic data instead of TFDS
+            data = synthetic_mnist(sizes.examples)
+            for module in (stackae.pretrain, stackae.finetune):
+                stack.enter_context(mock.patch.object(module, "load_dataset", lambda cfg, unit_range=True: data))
+        workdir = stack.enter_context(tempfile.TemporaryDirectory())
+        start = time.perf_counter()
+        stackae.pretrain.pretrain(cfg, workdir, overwrite=True, log=print)
+        results = stackae.finetune.finetune(cfg, workdir, init="pretrained", overwrite=True, log=print)
+        seconds = time.perf_counter() - start
+        histories = [read_json(pathlib.Path(workdir, "pretrain", f"layer_{k + 1}.json"))["history"]
+                     for k in range(len(cfg.layers))] + [results["history"]]
+    return seconds, sum(split_compile([e["seconds"] for e in h])[0] for h in histories)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def collect(args) -> dict:
+    """Run every benchmark the flags ask for; the results as a JSON-ready dict (None where skipped)."""
+    sizes = QUICK if args.quick else FULL
+    platform = jax.devices()[0].platform
+    gemm_n = sizes.gemm["cpu" if platform == "cpu" else "gpu"]
+    r = {"device": device_name(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+         "jax_version": jax.__version__, "quick": args.quick, "examples_per_epoch": sizes.examples,
+         "held_out_per_epoch": sizes.valid, "gemm_size": gemm_n}
+    print(f"benchmarking on {r['device']} (jax {jax.__version__}){' --quick' if args.quick else ''}", flush=True)
+    r["gemm_flops_per_s"] = gemm_flops_per_s(gemm_n, sizes.repeats)
+
+    x, xv = jnp.asarray(uniform(sizes.examples, 0)), jnp.asarray(uniform(sizes.valid, 1))
+    seeds = bench_seeds(sizes, x, xv)
+    pre, fine = seeds[1], bench_finetune(sizes, x, xv)
+    for name, m in (("pretrain", pre), ("finetune", fine)):
+        r[f"{name}_flop_per_example"] = m["flop_per_example"]
+        r[f"{name}_examples_per_s"] = m["examples_per_s"]
+        r[f"{name}_flops_per_s"] = m["flops_per_s"]
+        r[f"{name}_roofline_fraction"] = m["flops_per_s"] / r["gemm_flops_per_s"]
+    r["seeds_examples_per_s"] = {str(s): m["examples_per_s"] for s, m in seeds.items()}
+    r["seeds_examples_per_seed"] = {str(s): m["examples"] for s, m in seeds.items()}
+    del x, xv
+
+    ref = None if args.skip_torch else bench_torch(find_torch_python(args.torch_python), sizes, gemm_n)
+    r["torch"] = ref
+    r["torch_gemm_flops_per_s"] = ref and ref["gemm_flops_per_s"]
+    for name in ("pretrain", "finetune"):
+        r[f"torch_{name}_examples_per_s"] = ref and ref[f"{name}_examples_per_s"]
+        r[f"{name}_vs_torch"] = ratio(r[f"{name}_examples_per_s"], r[f"torch_{name}_examples_per_s"])
+
+    r["compile_seconds"] = {"pretrain_layer": pre["compile_seconds"], "finetune": fine["compile_seconds"],
+                            "pipeline": None}
+    r["mnist_pipeline_seconds"], r["mnist_pipeline_data"] = None, None
+    if not args.skip_pipeline:
+        r["mnist_pipeline_seconds"], r["compile_seconds"]["pipeline"] = bench_pipeline(sizes, args.mnist_data_dir)
+        r["mnist_pipeline_data"] = f"tfds mnist in {args.mnist_data_dir}" if args.mnist_data_dir else "synthetic"
+    return r
+
+
+def table(r: dict) -> str:
+    """The results as aligned rows of quantity, value and unit."""
+    g = lambda v: None if v is None else v / 1e9  # noqa: E731
+    seeds_note = " (1/S of the data per seed)" if r["device"].startswith("cpu") else ""
+    rows = [
+        (f"GEMM float32 {r['gemm_size']}^3", g(r["gemm_flops_per_s"]), "GFLOP/s"),
+        ("  PyTorch GEMM", g(r["torch_gemm_flops_per_s"]), "GFLOP/s"),
+        ("pretrain layer 784-1000", r["pretrain_examples_per_s"], "examples/s"),
+        ("  FLOP rate", g(r["pretrain_flops_per_s"]), "GFLOP/s"),
+        ("  roofline fraction", r["pretrain_roofline_fraction"], ""),
+        ("  PyTorch eager", r["torch_pretrain_examples_per_s"], "examples/s"),
+        ("  stackae / PyTorch", r["pretrain_vs_torch"], "x"),
+        ("finetune 784-1000-1000-1000-10", r["finetune_examples_per_s"], "examples/s"),
+        ("  FLOP rate", g(r["finetune_flops_per_s"]), "GFLOP/s"),
+        ("  roofline fraction", r["finetune_roofline_fraction"], ""),
+        ("  PyTorch eager", r["torch_finetune_examples_per_s"], "examples/s"),
+        ("  stackae / PyTorch", r["finetune_vs_torch"], "x"),
+        *((f"pretrain, S={s} seeds{seeds_note}", v, "examples/s per seed")
+          for s, v in r["seeds_examples_per_s"].items()),
+        (f"MNIST pipeline ({r['mnist_pipeline_data'] or 'skipped'})", r["mnist_pipeline_seconds"], "s"),
+        *((f"compile, {k}", v, "s") for k, v in r["compile_seconds"].items()),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    fmt = lambda v: "n/a" if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"  # noqa: E731
+    lines = [f"{r['device']}  jax {r['jax_version']}  {r['date']}{'  (quick)' if r['quick'] else ''}"]
+    lines += [f"{name:<{width}}  {fmt(v):>12}  {unit}" for name, v, unit in rows]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and a 3-epoch pipeline, for a smoke test")
+    parser.add_argument("--skip-torch", action="store_true", help="do not run the PyTorch reference")
+    parser.add_argument("--skip-pipeline", action="store_true", help="do not time the full MNIST pipeline")
+    parser.add_argument("--torch-python", help="a Python interpreter with torch (default: $STACKAE_TORCH_PYTHON, "
+                                               "this one if it has torch, else benchmarks/.torch-venv)")
+    parser.add_argument("--mnist-data-dir", help="a prepared TFDS data_dir: time the pipeline on real MNIST")
+    parser.add_argument("--out", help="also write the results as JSON to this file")
+    args = parser.parse_args()
+    r = collect(args)
+    print(table(r))
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(r, indent=2) + "\n")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""PyTorch eager reference for the two workloads of benchmarks/run.py, written the ordinary way.
+
+1. One tied 784-1000 denoising autoencoder layer: masking noise 0.25, relu hidden units, sigmoid
+   cross-entropy reconstruction, L1 penalty on the hidden activations, SGD with momentum.
+2. The 784-1000-1000-1000-10 relu classifier: softmax cross-entropy, SGD with momentum.
+
+Each is a plain nn.Module / autograd loop over shuffled minibatches, followed by the loss on held-out data
+(as stackae's compiled epoch does). After a few warm-up steps, whole epochs are timed. Prints one JSON line:
+{"pretrain_examples_per_s": ..., "finetune_examples_per_s": ..., "torch_version": ..., ...}; with --gemm N
+also the FLOP/s of an N x N float32 matmul, to tell library GEMM speed from framework overhead.
+Needs only torch; run it with any interpreter that has it (run.py calls it as a subprocess).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+N_FEATURES, LAYERS, N_CLASSES = 784, (1000, 1000, 1000), 10
+# Hyper-parameters of stackae/configs/mnist.py (layer 1 and fine-tuning); they do not change the cost.
+NOISE_LEVEL, L1_ACTIVATION, PRETRAIN_LR, FINETUNE_LR, MOMENTUM = 0.25, 1e-4, 0.01, 0.02, 0.9
+
+
+class TiedDAE(nn.Module):
+    """Encoder Linear + relu; the decoder reuses the encoder weight, transposed."""
+
+    def __init__(self, n_in: int, n_hidden: int):
+        super().__init__()
+        self.encoder = nn.Linear(n_in, n_hidden)
+        nn.init.xavier_uniform_(self.encoder.weight)
+        nn.init.zeros_(self.encoder.bias)
+        self.decoder_bias = nn.Parameter(torch.zeros(n_in))
+
+    def forward(self, x):
+        h = F.relu(self.encoder(x))
+        return h, F.linear(h, self.encoder.weight.t(), self.decoder_bias)
+
+
+def dae_loss(model, x):
+    noisy = x * (torch.rand_like(x) >= NOISE_LEVEL)
+    h, logits = model(noisy)
+    reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1).mean()
+    return reconstruction + L1_ACTIVATION * h.abs().sum(1).mean()
+
+
+def classifier():
+    sizes = (N_FEATURES, *LAYERS)
+    hidden = [m for a, b in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+    return nn.Sequential(*hidden, nn.Linear(sizes[-1], N_CLASSES))
+
+
+def classifier_loss(model, x, y):
+    return F.cross_entropy(model(x), y)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_epoch(model, loss_fn, optimizer, train, held_out, batch_size, steps=None):
+    """One pass over shuffled minibatches (only the first `steps` if given), then the held-out loss;
+    returns the number of training examples processed."""
+    n = len(train[0])
+    order = torch.randperm(n, device=train[0].device)
+    n_batches = n // batch_size if steps is None else steps
+    for i in range(n_batches):
+        idx = order[i * batch_size:(i + 1) * batch_size]
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model, *(t[idx] for t in train))
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        loss_fn(model, *held_out).item()
+    return n_batches * batch_size
+
+
+def gemm_flops_per_s(n, device, repeats=5):
+    """Best FLOP/s of an n x n float32 torch.matmul, after a warm-up call."""
+    a, b = torch.randn(2, n, n, device=device)
+    torch.matmul(a, b)
+    seconds = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        sync(device)
+        seconds.append(time.perf_counter() - start)
+    return 2 * n**3 / min(seconds)
+
+
+def examples_per_s(model, loss_fn, lr, train, held_out, args, device):
+    """Warm up for a few steps, then time `args.epochs` epochs; median examples/s."""
+    model = model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
+    train_epoch(model, loss_fn, optimizer, train, held_out, args.batch_size, steps=args.warmup_steps)
+    rates = []
+    for _ in range(args.epochs):
+        sync(device)
+        start = time.perf_counter()
+        n = train_epoch(model, loss_fn, optimizer, train, held_out, args.batch_size)
+        sync(device)
+        rates.append(n / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=60000, help="training examples per epoch")
+    parser.add_argument("--valid", type=int, default=1000, help="held-out examples evaluated after each epoch")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=1, help="timed epochs per workload (median)")
+    parser.add_argument("--warmup-steps", type=int, default=5)
+    parser.add_argument("--workloads", default="pretrain,finetune")
+    parser.add_argument("--gemm", type=int, default=0, help="also time an N x N float32 matmul (0: skip)")
+    args = parser.parse_args()
+
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    x = torch.rand(args.examples, N_FEATURES, device=device)
+    y = torch.randint(0, N_CLASSES, (args.examples,), device=device)
+    xv = torch.rand(args.valid, N_FEATURES, device=device)
+    yv = torch.randint(0, N_CLASSES, (args.valid,), device=device)
+
+    out = {"torch_version": torch.__version__, "device": str(device), "threads": torch.get_num_threads()}
+    if args.gemm:
+        out["gemm_flops_per_s"] = gemm_flops_per_s(args.gemm, device)
+    workloads = args.workloads.split(",")
+    if "pretrain" in workloads:
+        out["pretrain_examples_per_s"] = examples_per_s(
+            TiedDAE(N_FEATURES, LAYERS[0]), dae_loss, PRETRAIN_LR, (x,), (xv,), args, device)
+    if "finetune" in workloads:
+        out["finetune_examples_per_s"] = examples_per_s(
+            classifier(), classifier_loss, FINETUNE_LR, (x, y), (xv, yv), args, device)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

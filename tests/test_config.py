@@ -1,0 +1,58 @@
+import pytest
+
+from stackae.config import apply_override, base_config, layer_config, load_config, validate
+from stackae.errors import ConfigError
+
+
+def test_shipped_configs_validate():
+    for name in ("digits", "mnist"):
+        cfg = load_config(f"stackae/configs/{name}.py")
+        assert cfg.name == name
+    mnist = load_config("stackae/configs/mnist.py")
+    assert mnist.layers == (1000, 1000, 1000) and mnist.pretrain.activation == "relu"
+
+
+def test_overrides_are_typed_and_per_layer_tuples_resolve():
+    cfg = load_config(None, {"pretrain.epochs": "5", "pretrain.learning_rate": "(0.1, 0.01)",
+                             "pretrain.tied": "false", "dataset": "mnist", "layers": "(8, 4)"})
+    assert cfg.pretrain.epochs == 5 and cfg.pretrain.tied is False and cfg.dataset == "mnist"
+    assert layer_config(cfg, 0).learning_rate == 0.1 and layer_config(cfg, 1).learning_rate == 0.01
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("pretrain.lerning_rate", "0.1", "did you mean 'pretrain.learning_rate'"),
+    ("pretrain.activation", "relux", "choose one of"),
+    ("pretrain.noise", "speckle", "choose one of"),
+    ("pretrain.noise_level", "1.0", r"in \[0, 1\)"),
+    ("pretrain.noise_level", "-0.1", r"in \[0, 1\)"),
+    ("layers", "()", "non-empty tuple of positive ints"),
+    ("layers", "(10, -1)", "non-empty tuple of positive ints"),
+    ("layers", "(10, 0)", "non-empty tuple of positive ints"),
+    ("pretrain.epochs", "2.5", "must be a int"),
+    ("pretrain.learning_rate", "(0.1, 0.1, 0.1)", "one value or 2 values"),
+    ("finetune.optimizer", "rmsprop", "choose one of"),
+    ("seeds", "0", "> 0"),
+])
+def test_bad_values_get_one_clear_sentence(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {key: value})
+
+
+def test_unknown_key_in_a_config_file_is_rejected(tmp_path):
+    path = tmp_path / "typo.py"
+    path.write_text("from stackae.config import base_config\n"
+                    "def get_config():\n    c = base_config()\n    c.finetune.patiense = 3\n    return c\n")
+    with pytest.raises(ConfigError, match="did you mean 'finetune.patience'"):
+        load_config(str(path))
+
+
+def test_missing_config_file_is_reported():
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("no/such/config.py")
+
+
+def test_base_config_is_valid_and_override_rejects_unknown_keys():
+    cfg = base_config()
+    validate(cfg)
+    with pytest.raises(ConfigError, match="unknown config key"):
+        apply_override(cfg, "nonsense", "1")

@@ -1,0 +1,48 @@
+"""The compiled epoch: many seeds in one program equal each seed alone; a diverged seed is frozen."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from conftest import tiny_config
+from stackae.checkpoints import restore_tree
+from stackae.engine import init_train_state, make_epoch
+from stackae.finetune import finetune
+from stackae.pretrain import pretrain
+
+
+def test_a_non_finite_seed_is_frozen_and_flagged_while_others_train():
+    def loss_fn(params, x, key):  # seed 1 starts at w = -1, where sqrt is NaN
+        return jnp.mean((jnp.sqrt(params["w"]) * x - 1.0) ** 2), {}
+
+    opt = optax.sgd(0.01)
+    states = jax.vmap(lambda w: init_train_state({"w": w}, opt))(jnp.array([1.0, -1.0]))
+    epoch = make_epoch(loss_fn, opt, 4)
+    x = jnp.full((16,), 2.0)
+    for e in range(3):
+        states, metrics = epoch(states, x, x, jax.random.split(jax.random.key(0), 2), e)
+    assert np.asarray(states["diverged"]).tolist() == [False, True]
+    assert np.asarray(states["active"]).tolist() == [True, False]
+    w = np.asarray(states["params"]["w"])
+    assert w[0] != 1.0 and np.isfinite(w[0])  # the healthy seed trained
+    assert w[1] == -1.0  # the diverged seed kept its last good value
+
+
+def test_many_seeds_in_one_program_equal_each_seed_alone(tmp_path):
+    cfg = tiny_config()
+    cfg.seeds, cfg.seed = 3, 5
+    cfg.finetune.epochs = 6
+    pretrain(cfg, tmp_path / "many", log=lambda *_: None)
+    many = finetune(cfg, tmp_path / "many", log=lambda *_: None)
+    alone = tiny_config()
+    alone.seed, alone.finetune.epochs = 6, 6
+    pretrain(alone, tmp_path / "alone", log=lambda *_: None)
+    single = finetune(alone, tmp_path / "alone", log=lambda *_: None)
+    for layer in ("layer_1", "layer_2"):
+        stacked = restore_tree(tmp_path / "many" / "pretrain" / layer)
+        one = restore_tree(tmp_path / "alone" / "pretrain" / layer)
+        jax.tree.map(lambda s, o: np.testing.assert_allclose(s[1], o[0], rtol=1e-4, atol=1e-5), stacked, one)
+    assert many["seeds"] == [5, 6, 7] and single["seeds"] == [6]
+    np.testing.assert_allclose(many["per_seed"][1]["test_error"], single["per_seed"][0]["test_error"], atol=1e-6)
+    assert many["test_error_ci95"] > 0

@@ -1,0 +1,43 @@
+import jax.numpy as jnp
+import numpy as np
+
+from stackae import losses
+
+rng = np.random.default_rng(0)
+Z = rng.normal(size=(4, 6)).astype(np.float32) * 3
+T = rng.uniform(size=(4, 6)).astype(np.float32)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z.astype(np.float64)))
+
+
+def test_sigmoid_cross_entropy_matches_hand_computation():
+    p = sigmoid(Z)
+    want = np.mean(np.sum(-(T * np.log(p) + (1 - T) * np.log(1 - p)), axis=1))
+    np.testing.assert_allclose(losses.sigmoid_cross_entropy(jnp.asarray(Z), jnp.asarray(T)), want, rtol=1e-5)
+
+
+def test_softplus_squared_error_matches_hand_computation():
+    want = np.mean(np.sum((np.log1p(np.exp(Z.astype(np.float64))) - T) ** 2, axis=1))
+    np.testing.assert_allclose(losses.softplus_squared_error(jnp.asarray(Z), jnp.asarray(T)), want, rtol=1e-5)
+
+
+def test_linear_squared_error_matches_hand_computation():
+    want = np.mean(np.sum((Z.astype(np.float64) - T) ** 2, axis=1))
+    np.testing.assert_allclose(losses.linear_squared_error(jnp.asarray(Z), jnp.asarray(T)), want, rtol=1e-5)
+
+
+def test_l1_activation_penalty_matches_hand_computation():
+    want = np.mean(np.sum(np.abs(Z), axis=1))
+    np.testing.assert_allclose(losses.l1_activation_penalty(jnp.asarray(Z)), want, rtol=1e-6)
+
+
+def test_softmax_cross_entropy_and_error_match_hand_computation():
+    labels = np.array([0, 5, 2, 3])
+    z = Z.astype(np.float64)
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    want = -np.mean(logp[np.arange(4), labels])
+    np.testing.assert_allclose(losses.softmax_cross_entropy(jnp.asarray(Z), jnp.asarray(labels)), want, rtol=1e-5)
+    np.testing.assert_allclose(losses.classification_error(jnp.asarray(Z), jnp.asarray(labels)),
+                               np.mean(np.argmax(Z, 1) != labels))

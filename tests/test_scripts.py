@@ -1,0 +1,87 @@
+"""The scripts end to end: real runs on tiny digits configs, and bad input -> one sentence, exit 2, nothing lost."""
+
+import json
+
+import pytest
+
+from conftest import run_script, tree_snapshot
+
+TINY = ["--config.layers=(32,16)", "--config.pretrain.epochs=3", "--config.finetune.epochs=30",
+        "--config.finetune.patience=30"]
+
+
+def one_sentence_error(proc, phrase):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and phrase in last, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    proc = run_script("pretrain", "--workdir", str(workdir), *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir
+
+
+def test_pretrain_script_writes_summary_and_layer_checkpoints(pretrained):
+    summary = json.loads((pretrained / "pretrain" / "summary.json").read_text())
+    assert [l["n_hidden"] for l in summary["layers"]] == [32, 16]
+    for layer in summary["layers"]:
+        assert {"n_in", "n_hidden", "train_reconstruction", "valid_reconstruction", "sparsity", "epochs",
+                "seconds"} <= set(layer)
+    assert (pretrained / "pretrain" / "layer_1").is_dir() and (pretrained / "pretrain" / "layer_2").is_dir()
+    assert (pretrained / "pretrain" / "config.json").is_file()
+
+
+@pytest.mark.parametrize("init", ["pretrained", "random"])
+def test_finetune_beats_chance_by_far(pretrained, init):
+    proc = run_script("finetune", "--workdir", str(pretrained), "--init", init, *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads((pretrained / f"finetune-{init}" / "results.json").read_text())
+    for key in ("dataset", "init", "labels_used", "valid_error", "test_error", "best_epoch", "epochs", "seconds",
+                "seed"):
+        assert key in r
+    assert r["init"] == init and r["dataset"] == "digits"
+    assert r["test_error"] < 0.15  # chance is 0.9
+
+
+def test_rerun_of_finished_run_says_so_and_keeps_files(pretrained):
+    before = tree_snapshot(pretrained / "pretrain")
+    proc = run_script("pretrain", "--workdir", str(pretrained), *TINY)
+    assert proc.returncode == 0 and "already holds a finished run" in proc.stdout + proc.stderr
+    assert tree_snapshot(pretrained / "pretrain") == before
+
+
+def test_finetune_refuses_mismatched_checkpoint_and_writes_nothing(pretrained):
+    before = tree_snapshot(pretrained)
+    proc = run_script("finetune", "--workdir", str(pretrained), "--config.layers=(32,8)")
+    one_sentence_error(proc, "has layers=(32, 16) but this config has layers=(32, 8)")
+    assert tree_snapshot(pretrained) == before
+
+
+def test_finetune_without_pretraining_says_what_to_run(tmp_path):
+    proc = run_script("finetune", "--workdir", str(tmp_path / "empty"))
+    one_sentence_error(proc, "no finished pretraining")
+
+
+@pytest.mark.parametrize("override, phrase", [
+    ("--config.dataset=no_such_dataset", "unknown dataset 'no_such_dataset'"),
+    ("--config.pretrain.activation=relux", "choose one of"),
+    ("--config.pretrain.noise=speckle", "choose one of"),
+    ("--config.pretrain.noise_level=1.5", "in [0, 1)"),
+    ("--config.layers=()", "non-empty tuple of positive ints"),
+    ("--config.pretrain.epoch=3", "did you mean 'pretrain.epochs'"),
+])
+def test_bad_input_to_pretrain_is_one_sentence_and_exit_2(tmp_path, override, phrase):
+    proc = run_script("pretrain", "--workdir", str(tmp_path / "w"), override)
+    one_sentence_error(proc, phrase)
+
+
+def test_unreachable_download_without_manual_dir(tmp_path):
+    proc = run_script("pretrain", "--workdir", str(tmp_path / "w"), "--config.dataset=kmnist",
+                      f"--config.data_dir={tmp_path / 'tfds'}", "--config.download_retries=0")
+    if proc.returncode == 0:
+        pytest.skip("this machine can download datasets")
+    one_sentence_error(proc, "pass --config.manual_dir=DIR")
