@@ -19,6 +19,11 @@ def parse(argv, description: str, extra=None):
     parser.add_argument("--config", default=None, help="Python file with get_config() (default: digits)")
     parser.add_argument("--workdir", default=None, help="output folder (default: runs/<config name>)")
     parser.add_argument("--overwrite", action="store_true", help="discard a finished or unfinished run in workdir")
+    parser.add_argument("--coordinator", default=None, help="multi-host: address:port of process 0")
+    parser.add_argument("--num_processes", type=int, default=None, help="multi-host: number of processes")
+    parser.add_argument("--process_id", type=int, default=None, help="multi-host: this process's index")
+    parser.add_argument("--distributed", action="store_true",
+                        help="multi-host: let jax.distributed.initialize detect the cluster (SLURM, TPU pods)")
     if extra:
         extra(parser)
     args, rest = parser.parse_known_args(argv)
@@ -29,6 +34,10 @@ def parse(argv, description: str, extra=None):
         key, value = item[len("--config."):].split("=", 1)
         overrides[key] = value
     cfg = load_config(args.config, overrides)
+    if args.distributed or args.coordinator is not None:
+        from stackae.distributed import initialize
+
+        initialize(args.coordinator, args.num_processes, args.process_id)
     if args.workdir is None:
         args.workdir = os.path.join("runs", cfg.name)
     return cfg, args

@@ -15,11 +15,14 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from stackae.errors import ConfigError
+
 DATA_AXIS = "data"
 
 
-def local_mesh() -> Mesh | None:
-    """A 1-D data-parallel mesh over all local devices, or None on a single device."""
+def device_mesh() -> Mesh | None:
+    """A 1-D data-parallel mesh over all devices (of every process after jax.distributed.initialize),
+    or None on a single device."""
     devices = jax.devices()
     return Mesh(np.array(devices), (DATA_AXIS,)) if len(devices) > 1 else None
 
@@ -109,11 +112,13 @@ def make_epoch(
     return jax.jit(batched, donate_argnums=(0,))
 
 
-def check_batches(n_examples: int, batch_size: int, what: str):
-    """A clear error when an epoch would hold no full minibatch."""
-    from stackae.errors import ConfigError
-
+def check_batches(n_examples: int, batch_size: int, what: str, mesh: Mesh | None = None):
+    """A clear error when an epoch would hold no full minibatch, or a minibatch cannot split over devices."""
     if n_examples < batch_size:
         raise ConfigError(
             f"{what} has {n_examples} examples, fewer than batch_size={batch_size}; lower the batch size."
+        )
+    if mesh is not None and batch_size % mesh.size:
+        raise ConfigError(
+            f"batch_size={batch_size} does not split evenly over {mesh.size} devices; use a multiple of {mesh.size}."
         )

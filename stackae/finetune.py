@@ -11,7 +11,7 @@ from flax import nnx
 from stackae.checkpoints import ResumeCheckpoints, read_json, save_tree, write_json
 from stackae.config import activations_of, config_from_json
 from stackae.data import labelled_subset, load_dataset
-from stackae.engine import check_batches, init_train_state, local_mesh, make_epoch, replicate, seed_keys
+from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
 from stackae.errors import CheckpointError, DivergedError
 from stackae.losses import classification_error, softmax_cross_entropy
 from stackae.models import StackedClassifier
@@ -117,8 +117,8 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
     data = load_dataset(cfg, unit_range=False)
     seeds = [cfg.seed + s for s in range(cfg.seeds)]
     subsets = [labelled_subset(data.train_x, data.train_y, cfg.labels_per_class, data.n_classes, s) for s in seeds]
-    check_batches(len(subsets[0][0]), f.batch_size, "the labelled fine-tuning set")
-    mesh = local_mesh()
+    mesh = device_mesh()
+    check_batches(len(subsets[0][0]), f.batch_size, "the labelled fine-tuning set", mesh)
     if cfg.labels_per_class:
         train = {"x": jnp.stack([x for x, _ in subsets]), "y": jnp.stack([y for _, y in subsets])}
     else:

@@ -19,7 +19,7 @@ from stackae.activations import NON_NEGATIVE, activation
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
 from stackae.config import layer_config
 from stackae.data import load_dataset
-from stackae.engine import check_batches, init_train_state, local_mesh, make_epoch, replicate, seed_keys
+from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
 from stackae.errors import DivergedError
 from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty
 from stackae.models import DenoisingAutoencoder
@@ -111,7 +111,7 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     """Train DAE layer k (0-based) for all seeds; returns (graphdef, params stacked over seeds, record)."""
     lc = layer_config(cfg, k)
     n_in, n_hidden = train_a.shape[-1], cfg.layers[k]
-    check_batches(train_a.shape[-2], lc.batch_size, f"layer {k + 1} pretraining data")
+    check_batches(train_a.shape[-2], lc.batch_size, f"layer {k + 1} pretraining data", mesh)
     keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
     init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, n_hidden, lc, jax.random.key(0))))
@@ -169,7 +169,7 @@ def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     if finished is not None:
         return finished
     data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
-    mesh = local_mesh()
+    mesh = device_mesh()
     train_a, valid_a = replicate(jnp.asarray(data.train_x), mesh), replicate(jnp.asarray(data.valid_x), mesh)
     resume = ResumeCheckpoints(out / "state")
     input_activation, per_seed, step0, records = "linear", False, 0, []

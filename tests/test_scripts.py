@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import run_script, tree_snapshot
@@ -85,3 +86,44 @@ def test_unreachable_download_without_manual_dir(tmp_path):
     if proc.returncode == 0:
         pytest.skip("this machine can download datasets")
     one_sentence_error(proc, "pass --config.manual_dir=DIR")
+
+
+def test_nan_learning_rate_stops_with_a_message_and_keeps_a_good_checkpoint(tmp_path):
+    workdir = tmp_path / "w"
+    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
+    one_sentence_error(proc, "diverged in layer 1")
+    assert "learning_rate=1e+30" in proc.stderr
+    from stackae.checkpoints import ResumeCheckpoints
+    resume = ResumeCheckpoints(workdir / "pretrain" / "state")
+    position = resume.latest_position()
+    import orbax.checkpoint as ocp
+    state = resume.manager.restore(position["step"], args=ocp.args.Composite(state=ocp.args.StandardRestore())).state
+    resume.close()
+    leaves = [np.asarray(x) for x in __import__("jax").tree.leaves(state["params"])]
+    assert leaves and all(np.all(np.isfinite(x)) for x in leaves)  # the last good state, not NaN
+    assert not (workdir / "pretrain" / "summary.json").exists()
+
+
+def test_corrupt_layer_checkpoint_is_named_in_one_sentence(pretrained, tmp_path):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(pretrained, copy)
+    shutil.rmtree(copy / "finetune-pretrained", ignore_errors=True)
+    for f in (copy / "pretrain" / "layer_2").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"garbage")
+    before = tree_snapshot(copy / "pretrain")
+    proc = run_script("finetune", "--workdir", str(copy), *TINY)
+    one_sentence_error(proc, "layer_2 is corrupt")
+    assert tree_snapshot(copy / "pretrain") == before
+
+
+def test_corrupt_resume_checkpoint_is_named_in_one_sentence(tmp_path):
+    workdir = tmp_path / "w"
+    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
+    assert proc.returncode == 2
+    for f in (workdir / "pretrain" / "state").rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"garbage")
+    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
+    one_sentence_error(proc, "is corrupt")
