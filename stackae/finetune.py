@@ -12,12 +12,12 @@ from stackae.checkpoints import ResumeCheckpoints, read_json, save_tree, write_j
 from stackae.config import activations_of, config_from_json
 from stackae.data import labelled_subset, load_dataset
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
-from stackae.errors import CheckpointError, DivergedError
+from stackae.errors import CheckpointError
 from stackae.losses import classification_error, softmax_cross_entropy
 from stackae.models import StackedClassifier
 from stackae.optim import make_optimizer
 from stackae.pretrain import load_pretrained_encoders
-from stackae.runs import EpochLog, prepare_run_dir, report_divergence
+from stackae.runs import EpochLog, prepare_run_dir, train_epochs
 from stackae.stats import mean_interval
 
 INITS = ("pretrained", "random")
@@ -153,26 +153,10 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
     log(f"fine-tuning from {init} init on {data.name}: {len(subsets[0][0])} labelled examples per seed, "
         f"{cfg.seeds} seed(s)")
     epoch_log = EpochLog(f"finetune-{init}", start, f.epochs, _fmt(init, f.epochs), history)
-    reported = np.zeros(cfg.seeds, bool)
-    for epoch in range(start, f.epochs):
-        states, metrics = epoch_fn(states, train, valid, train_keys, epoch)
-        epoch_log.push(epoch, metrics)
-        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == f.epochs:
-            epoch_log.flush()
-            resume.save(epoch + 1, states, {"epoch": epoch + 1, "history": epoch_log.history})
-            diverged = np.asarray(states["diverged"])
-            report_divergence(diverged & ~reported, f"finetune-{init}", epoch, f.learning_rate, cfg.seed, log)
-            reported |= diverged
-            if diverged.all():
-                epoch_log.close()
-                resume.close()
-                raise DivergedError(
-                    f"fine-tuning diverged by epoch {epoch + 1} with learning_rate={f.learning_rate}: the loss is not "
-                    "finite; lower --config.finetune.learning_rate (the last good state is kept in the checkpoint)."
-                )
-            if not np.asarray(states["active"]).any():
-                break
-    epoch_log.close()
+    states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
+                          epochs=f.epochs, every=cfg.checkpoint_every, step0=0, position={},
+                          where=f"finetune-{init}", learning_rate=f.learning_rate,
+                          rate_key="finetune.learning_rate", seed=cfg.seed, log=log)
     resume.close()
 
     test_metrics = jax.jit(jax.vmap(eval_fn, in_axes=(0, None)))(states["best_params"], test)

@@ -20,12 +20,11 @@ from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save
 from stackae.config import layer_config
 from stackae.data import load_dataset
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
-from stackae.errors import DivergedError
 from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty
 from stackae.models import DenoisingAutoencoder
 from stackae.noise import corrupt
 from stackae.optim import make_optimizer
-from stackae.runs import EpochLog, prepare_run_dir, report_divergence
+from stackae.runs import EpochLog, prepare_run_dir, train_epochs
 
 CODE_CHUNK = 4096  # examples per chunk when caching codes
 FINAL_METRICS = {"train_reconstruction": "reconstruction", "valid_reconstruction": "valid_reconstruction",
@@ -131,25 +130,10 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     epoch_fn = make_epoch(loss_fn, optimizer, lc.batch_size, eval_fn, data_axes=(0, 0) if per_seed else (None, None),
                           mesh=mesh)
     epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc), history)
-    reported = np.zeros(cfg.seeds, bool)
-    for epoch in range(start, lc.epochs):
-        states, metrics = epoch_fn(states, train_a, valid_a, train_keys, epoch)
-        epoch_log.push(epoch, metrics)
-        if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == lc.epochs:
-            epoch_log.flush()
-            resume.save(step0 + epoch + 1, states, {"layer": k, "epoch": epoch + 1, "history": epoch_log.history})
-            diverged = np.asarray(states["diverged"])
-            report_divergence(diverged & ~reported, f"layer {k + 1}", epoch, lc.learning_rate, cfg.seed, log)
-            reported |= diverged
-            if diverged.all():
-                epoch_log.close()
-                resume.close()
-                raise DivergedError(
-                    f"pretraining diverged in layer {k + 1} by epoch {epoch + 1} with learning_rate="
-                    f"{lc.learning_rate}: the loss is not finite; lower --config.pretrain.learning_rate "
-                    "(the last good state is kept in the checkpoint)."
-                )
-    epoch_log.close()
+    states = train_epochs(epoch_fn, states, train_a, valid_a, train_keys, epoch_log, resume, start=start,
+                          epochs=lc.epochs, every=cfg.checkpoint_every, step0=step0, position={"layer": k},
+                          where=f"pretraining layer {k + 1}", learning_rate=lc.learning_rate,
+                          rate_key="pretrain.learning_rate", seed=cfg.seed, log=log)
     last = epoch_log.history[-1] if epoch_log.history else {}
     record = {
         "layer": k + 1, "n_in": int(n_in), "n_hidden": int(n_hidden), "activation": lc.activation,

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from stackae.checkpoints import read_json, write_json
 from stackae.config import canonical_json, config_from_json
-from stackae.errors import ConfigError
+from stackae.errors import ConfigError, DivergedError
 
 
 def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool, log) -> dict | None:
@@ -76,3 +76,34 @@ def report_divergence(newly_diverged, where: str, epoch: int, learning_rate: flo
     for s in np.flatnonzero(newly_diverged):
         log(f"seed {seed + s} diverged in {where} by epoch {epoch + 1} (learning_rate={learning_rate}): its loss is "
             "not finite, so it is frozen at its last good state while the other seeds continue.")
+
+
+def train_epochs(epoch_fn, states, train, held_out, keys, epoch_log, resume, *, start, epochs, every, step0,
+                 position, where, learning_rate, rate_key, seed, log):
+    """Run epochs start..epochs-1 of `epoch_fn`, checkpointing every `every` epochs (and at the end).
+
+    A newly diverged seed is reported; when all have diverged, DivergedError (the checkpoint keeps the last
+    good state); when no seed is active any more (early stopping), stop.
+    """
+    reported = np.zeros(np.shape(states["diverged"]), bool)
+    for epoch in range(start, epochs):
+        states, metrics = epoch_fn(states, train, held_out, keys, epoch)
+        epoch_log.push(epoch, metrics)
+        if (epoch + 1) % every and epoch + 1 != epochs:
+            continue
+        epoch_log.flush()
+        resume.save(step0 + epoch + 1, states, dict(position, epoch=epoch + 1, history=epoch_log.history))
+        diverged = np.asarray(states["diverged"])
+        report_divergence(diverged & ~reported, where, epoch, learning_rate, seed, log)
+        reported |= diverged
+        if diverged.all():
+            epoch_log.close()
+            resume.close()
+            raise DivergedError(
+                f"{where} diverged by epoch {epoch + 1} with learning_rate={learning_rate}: the loss is not finite; "
+                f"lower --config.{rate_key} (the last good state is kept in the checkpoint)."
+            )
+        if not np.asarray(states["active"]).any():
+            break
+    epoch_log.close()
+    return states

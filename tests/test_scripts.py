@@ -91,7 +91,7 @@ def test_unreachable_download_without_manual_dir(tmp_path):
 def test_nan_learning_rate_stops_with_a_message_and_keeps_a_good_checkpoint(tmp_path):
     workdir = tmp_path / "w"
     proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
-    one_sentence_error(proc, "diverged in layer 1")
+    one_sentence_error(proc, "pretraining layer 1 diverged")
     assert "learning_rate=1e+30" in proc.stderr
     from stackae.checkpoints import ResumeCheckpoints
     resume = ResumeCheckpoints(workdir / "pretrain" / "state")
