@@ -60,8 +60,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 MNIST_CONFIG = str(CONFIGS_DIR / "mnist.py")
 N_FEATURES, N_CLASSES = 784, 10
 SEEDS = (1, 4, 16)
-# Epochs before timing. stackae's fine-tuning epoch compiles on its first two calls: finetune_state's
-# best_error, bad_epochs and epochs_run start weakly typed and come back strongly typed: the second call retraces.
+# Epochs before timing: the first compiles, the second lets caches and thread pools settle.
 WARMUP = 2
 
 

@@ -46,3 +46,12 @@ def test_many_seeds_in_one_program_equal_each_seed_alone(tmp_path):
     assert many["seeds"] == [5, 6, 7] and single["seeds"] == [6]
     np.testing.assert_allclose(many["per_seed"][1]["test_error"], single["per_seed"][0]["test_error"], atol=1e-6)
     assert many["test_error_ci95"] > 0
+
+
+def test_labelled_subsets_differ_per_seed_and_are_balanced(tmp_path):
+    cfg = tiny_config()
+    cfg.seeds, cfg.labels_per_class = 2, 10
+    cfg.finetune.epochs, cfg.finetune.batch_size = 5, 10
+    r = finetune(cfg, tmp_path, init="random", log=lambda *_: None)
+    assert r["labels_used"] == 100 and r["labels_per_class"] == 10 and len(r["per_seed"]) == 2
+    assert all(0 <= s["test_error"] < 0.9 for s in r["per_seed"])
