@@ -2,6 +2,7 @@
 
 from stackae.finetune import finetune
 from stackae.pretrain import pretrain
+from stackae.stats import mean_interval
 
 
 def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
@@ -12,10 +13,21 @@ def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     return results
 
 
+def paired_difference(results: dict) -> dict:
+    """Test error of pretrained minus random, paired by seed (same seed = same labelled subset)."""
+    pairs = zip(results["pretrained"]["per_seed"], results["random"]["per_seed"])
+    diffs = [p["test_error"] - r["test_error"] for p, r in pairs if not (p["diverged"] or r["diverged"])]
+    return dict(mean_interval(diffs), pretrained_better=sum(d < 0 for d in diffs))
+
+
 def format_table(results: dict) -> str:
-    """A small text table of test errors (mean and 95% interval over seeds)."""
+    """A small text table of test errors (mean and 95% interval over seeds) and their paired difference."""
     lines = [f"{'init':<12}{'test error':>12}{'± 95% CI':>10}{'valid error':>13}{'seeds':>7}{'labels':>8}"]
     for init, r in results.items():
         lines.append(f"{init:<12}{100 * r['test_error']:>11.2f}%{100 * r['test_error_ci95']:>9.2f}%"
                      f"{100 * r['valid_error']:>12.2f}%{len(r['seeds']):>7}{r['labels_used']:>8}")
+    d = paired_difference(results)
+    if d["n"] > 1:
+        lines.append(f"pretrained - random, paired over seeds: {100 * d['mean']:+.2f} ± {100 * d['ci95']:.2f} "
+                     f"points (pretrained better in {d['pretrained_better']} of {d['n']})")
     return "\n".join(lines)

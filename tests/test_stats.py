@@ -13,3 +13,13 @@ def test_mean_interval_matches_the_t_interval():
 
 def test_single_value_has_zero_width():
     assert mean_interval([0.5]) == {"mean": 0.5, "ci95": 0.0, "n": 1}
+
+
+def test_paired_difference_pairs_seeds_and_skips_diverged():
+    from stackae.compare import paired_difference
+
+    def run(errors, diverged=()):
+        return {"per_seed": [{"test_error": e, "diverged": i in diverged} for i, e in enumerate(errors)]}
+
+    d = paired_difference({"pretrained": run([0.1, 0.2, 0.3], diverged=(2,)), "random": run([0.2, 0.2, 0.1])})
+    assert d["n"] == 2 and np.isclose(d["mean"], -0.05) and d["pretrained_better"] == 1
