@@ -10,6 +10,7 @@ def main():
     cfg, args = parse(sys.argv[1:], __doc__)
     results = compare(cfg, args.workdir, overwrite=args.overwrite)
     print(format_table(results))
+    print(f"results: {args.workdir}/comparison.json, {args.workdir}/finetune-*/results.json")
 
 
 if __name__ == "__main__":

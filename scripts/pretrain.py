@@ -11,8 +11,8 @@ def main():
     summary = pretrain(cfg, args.workdir, overwrite=args.overwrite)
     for layer in summary["layers"]:
         print(f"layer {layer['layer']}: {layer['n_in']}->{layer['n_hidden']} {layer['activation']}  "
-              f"valid reconstruction {layer['valid_reconstruction']}  zero-activations {layer['sparsity']}")
-    print(f"wrote {args.workdir}/pretrain/summary.json")
+              f"valid reconstruction {layer['valid_reconstruction']:.4f}  zero activations {layer['sparsity']:.3f}")
+    print(f"summary: {args.workdir}/pretrain/summary.json")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,9 @@ class ResumeCheckpoints:
 
     def __init__(self, directory, max_to_keep: int = 2):
         self.directory = pathlib.Path(directory).absolute()
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+        # synchronous saves: a Ctrl-C never interrupts a background writer thread
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                               enable_async_checkpointing=False)
         try:
             self.manager = ocp.CheckpointManager(self.directory, options=options)
         except Exception as e:

@@ -9,12 +9,14 @@ from stackae.config import load_config
 from stackae.errors import StackaeError
 
 
-def parse(argv, description: str, extra=None):
-    """Parse script flags; returns (cfg, args). `extra(parser)` adds script-specific flags."""
+def parse(argv, description: str, extra=None, config_from_run: str | None = None):
+    """Parse script flags; returns (cfg, args). `extra(parser)` adds script-specific flags; without --config,
+    `config_from_run` (a path inside --workdir, e.g. pretrain/config.json) is the default config if present."""
     parser = argparse.ArgumentParser(
         description=description,
-        epilog="Override any config key with --config.<key>=<value>, e.g. --config.pretrain.epochs=5 "
-        "or --config.pretrain.learning_rate=(0.01,0.003) for per-layer values.",
+        epilog="Override any config key with --config.<key>=<value>, e.g. --config.pretrain.epochs=5, or "
+        "--config.pretrain.learning_rate='(0.01,0.003)' and --config.pretrain.activation='(relu,tanh)' for "
+        "per-layer values.",
     )
     parser.add_argument("--config", default=None, help="Python file with get_config() (default: digits)")
     parser.add_argument("--workdir", default=None, help="output folder (default: runs/<config name>)")
@@ -33,6 +35,10 @@ def parse(argv, description: str, extra=None):
             raise StackaeError(f"unrecognised argument '{item}'; use --config.<key>=<value> for config overrides.")
         key, value = item[len("--config."):].split("=", 1)
         overrides[key] = value
+    saved = os.path.join(args.workdir, config_from_run) if args.workdir and config_from_run else None
+    if args.config is None and saved and os.path.isfile(saved):
+        args.config = saved
+        print(f"using the config saved by pretraining: {saved}")
     cfg = load_config(args.config, overrides)
     if args.distributed or args.coordinator is not None:
         from stackae.distributed import initialize

@@ -1,5 +1,8 @@
 """Pretrained versus random initialisation of the same network: pretrain, fine-tune both, report."""
 
+import pathlib
+
+from stackae.checkpoints import write_json
 from stackae.finetune import finetune
 from stackae.pretrain import pretrain
 from stackae.stats import mean_interval
@@ -10,6 +13,10 @@ def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     pretrain(cfg, workdir, overwrite=overwrite, log=log)
     results = {init: finetune(cfg, workdir, init=init, overwrite=overwrite, log=log)
                for init in ("pretrained", "random")}
+    summary = {init: {k: r[k] for k in ("test_error", "test_error_ci95", "valid_error", "seeds", "labels_used")}
+               for init, r in results.items()}
+    write_json(pathlib.Path(workdir) / "comparison.json",
+               dict(summary, pretrained_minus_random=paired_difference(results)))
     return results
 
 
@@ -24,7 +31,8 @@ def format_table(results: dict) -> str:
     """A small text table of test errors (mean and 95% interval over seeds) and their paired difference."""
     lines = [f"{'init':<12}{'test error':>12}{'± 95% CI':>10}{'valid error':>13}{'seeds':>7}{'labels':>8}"]
     for init, r in results.items():
-        lines.append(f"{init:<12}{100 * r['test_error']:>11.2f}%{100 * r['test_error_ci95']:>9.2f}%"
+        ci = "n/a" if r["test_error_ci95"] is None else f"{100 * r['test_error_ci95']:.2f}%"
+        lines.append(f"{init:<12}{100 * r['test_error']:>11.2f}%{ci:>10}"
                      f"{100 * r['valid_error']:>12.2f}%{len(r['seeds']):>7}{r['labels_used']:>8}")
     d = paired_difference(results)
     if d["n"] > 1:

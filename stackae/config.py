@@ -73,20 +73,36 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def load_config(path: str | None, overrides: dict[str, str] | None = None) -> ml_collections.ConfigDict:
-    """Load `get_config()` from `path` (default: the digits config), apply overrides, validate."""
+    """Load `get_config()` from a Python file at `path` (default: the digits config), or a config.json saved
+    by a run; apply command-line overrides; validate."""
     path = pathlib.Path(path) if path else CONFIGS_DIR / "digits.py"
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; pass --config=PATH to a Python file with get_config().")
+        hint = f" (for an override write --config.{path}, with a dot)" if "=" in str(path) else ""
+        raise ConfigError(f"config file {path} does not exist{hint}; pass --config=PATH to a Python file with "
+                          "get_config() or to a run's config.json.")
+    cfg = config_from_json(path.read_text()) if path.suffix == ".json" else _config_from_python(path)
+    for key, value in (overrides or {}).items():
+        apply_override(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def _config_from_python(path: pathlib.Path) -> ml_collections.ConfigDict:
     spec = importlib.util.spec_from_file_location(f"stackae_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except Exception as e:
+        raise ConfigError(f"config file {path} failed to load ({type(e).__name__}: {e}); fix the file.") from e
+    if not callable(getattr(module, "get_config", None)):
+        raise ConfigError(f"config file {path} has no get_config(); define one that returns a ConfigDict.")
+    try:
         cfg = module.get_config()
-    except AttributeError as e:
-        raise ConfigError(f"config file {path} has no get_config(); define one that returns a ConfigDict.") from e
-    for key, value in (overrides or {}).items():
-        apply_override(cfg, key, value)
-    validate(cfg)
+    except Exception as e:
+        raise ConfigError(f"get_config() in {path} raised {type(e).__name__}: {e}; fix the file.") from e
+    if not isinstance(cfg, ml_collections.ConfigDict):
+        raise ConfigError(f"get_config() in {path} returned {type(cfg).__name__}, not a ConfigDict; "
+                          "start from stackae.config.base_config().")
     return cfg
 
 
@@ -96,7 +112,13 @@ def config_from_json(text: str) -> ml_collections.ConfigDict:
         if isinstance(x, dict):
             return {k: tuples(v) for k, v in x.items()}
         return tuple(tuples(v) for v in x) if isinstance(x, list) else x
-    return ml_collections.ConfigDict(tuples(json.loads(text)))
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ConfigError(f"a saved config.json is not valid JSON ({e}); delete it or fix it.") from e
+    if not isinstance(data, dict):
+        raise ConfigError("a saved config.json does not hold a config object; delete it or fix it.")
+    return ml_collections.ConfigDict(tuples(data))
 
 
 def canonical_json(cfg) -> str:
@@ -127,7 +149,10 @@ def _parse_value(text: str, default):
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text
+        pass
+    if text.startswith("(") and text.endswith(")"):  # per-layer names without quotes: (relu,tanh)
+        return tuple(_parse_value(item.strip(), default) for item in text[1:-1].split(",") if item.strip())
+    return text
 
 
 def apply_override(cfg, key: str, text: str):
@@ -142,6 +167,8 @@ def apply_override(cfg, key: str, text: str):
     value = _parse_value(text, schema[key])
     if isinstance(value, list):
         value = tuple(value)
+    if isinstance(schema[key], tuple) and isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)  # --config.layers=256: one layer
     with node.ignore_type():
         node[leaf] = value
 
@@ -159,7 +186,7 @@ def _check_type(key, value, default):
     else:
         ok = isinstance(value, want)
     if not ok:
-        raise ConfigError(f"config key '{key}' must be a {want.__name__}, got {value!r}.")
+        raise ConfigError(f"config key '{key}' must be of type {want.__name__}, got {value!r}.")
 
 
 def _choice(key, value, choices):

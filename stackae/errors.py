@@ -17,9 +17,5 @@ class CheckpointError(StackaeError):
     """A checkpoint is missing, corrupt, or does not match the config."""
 
 
-class RunExistsError(StackaeError):
-    """The workdir already holds a finished run and --overwrite was not given."""
-
-
 class DivergedError(StackaeError):
     """Every seed's loss became non-finite; the last good state is checkpointed."""

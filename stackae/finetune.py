@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.checkpoints import ResumeCheckpoints, read_json, save_tree, write_json
+from stackae.checkpoints import ResumeCheckpoints, save_tree, write_json
 from stackae.config import activations_of, config_from_json
 from stackae.data import labelled_subset, load_dataset
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
@@ -17,7 +17,7 @@ from stackae.losses import classification_error, softmax_cross_entropy
 from stackae.models import StackedClassifier
 from stackae.optim import make_optimizer
 from stackae.pretrain import load_pretrained_encoders
-from stackae.runs import EpochLog, prepare_run_dir, train_epochs
+from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
 from stackae.stats import mean_interval
 
 INITS = ("pretrained", "random")
@@ -119,6 +119,7 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
     subsets = [labelled_subset(data.train_x, data.train_y, cfg.labels_per_class, data.n_classes, s) for s in seeds]
     mesh = device_mesh()
     check_batches(len(subsets[0][0]), f.batch_size, "the labelled fine-tuning set", mesh)
+    record_config(out, cfg)
     if cfg.labels_per_class:
         train = {"x": jnp.stack([x for x, _ in subsets]), "y": jnp.stack([y for _, y in subsets])}
     else:

@@ -24,7 +24,7 @@ from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty
 from stackae.models import DenoisingAutoencoder
 from stackae.noise import corrupt
 from stackae.optim import make_optimizer
-from stackae.runs import EpochLog, prepare_run_dir, train_epochs
+from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
 
 CODE_CHUNK = 4096  # examples per chunk when caching codes
 FINAL_METRICS = {"train_reconstruction": "reconstruction", "valid_reconstruction": "valid_reconstruction",
@@ -110,7 +110,6 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     """Train DAE layer k (0-based) for all seeds; returns (graphdef, params stacked over seeds, record)."""
     lc = layer_config(cfg, k)
     n_in, n_hidden = train_a.shape[-1], cfg.layers[k]
-    check_batches(train_a.shape[-2], lc.batch_size, f"layer {k + 1} pretraining data", mesh)
     keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
     init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, n_hidden, lc, jax.random.key(0))))
@@ -154,6 +153,13 @@ def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
         return finished
     data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
     mesh = device_mesh()
+    for k in range(len(cfg.layers)):
+        check_batches(len(data.train_x), layer_config(cfg, k).batch_size, f"layer {k + 1} pretraining data", mesh)
+    record_config(out, cfg)
+    stale = pathlib.Path(workdir) / "finetune-pretrained"
+    if stale.exists() and overwrite:
+        shutil.rmtree(stale)  # fine-tuned from the stack this run replaces
+        log(f"removed {stale}: it was fine-tuned from the discarded pretrained stack")
     train_a, valid_a = replicate(jnp.asarray(data.train_x), mesh), replicate(jnp.asarray(data.valid_x), mesh)
     resume = ResumeCheckpoints(out / "state")
     input_activation, per_seed, step0, records = "linear", False, 0, []

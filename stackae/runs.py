@@ -14,24 +14,28 @@ from stackae.errors import ConfigError, DivergedError
 
 
 def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool, log) -> dict | None:
-    """Return the finished result if `out` holds one (unless overwrite); refuse a different unfinished config."""
+    """Return the finished result if `out` holds one for this config (unless overwrite); refuse a run of
+    `out` made with a different config, finished or not."""
     if overwrite and out.exists():
         shutil.rmtree(out)
-    if (out / finished_file).exists():
-        log(f"{out} already holds a finished run; pass --overwrite to redo it.")
-        return read_json(out / finished_file)
     saved = out / "config.json"
-    if saved.exists():
-        previous = config_from_json(saved.read_text())
-        if canonical_json(previous) != canonical_json(cfg):
-            raise ConfigError(
-                f"{out} holds an unfinished run with a different config; re-run with that config to resume it, "
-                "pass --overwrite to discard it, or choose another --workdir."
-            )
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(saved, cfg.to_dict())
+    if saved.exists() and canonical_json(config_from_json(saved.read_text())) != canonical_json(cfg):
+        state = "finished" if (out / finished_file).exists() else "unfinished"
+        raise ConfigError(
+            f"{out} holds a {state} run with a different config (see {saved}); pass --config={saved} to "
+            f"{'reuse' if state == 'finished' else 'resume'} it, --overwrite to discard it, or another --workdir."
+        )
+    if (out / finished_file).exists():
+        log(f"{out} already holds this finished run; pass --overwrite to redo it.")
+        return read_json(out / finished_file)
     return None
+
+
+def record_config(out: pathlib.Path, cfg):
+    """Save the config of a run that passed every input check (so a failed start leaves no stale config)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "config.json").exists():
+        write_json(out / "config.json", cfg.to_dict())
 
 
 class EpochLog:
@@ -57,7 +61,7 @@ class EpochLog:
         host = {k: np.asarray(v) for k, v in jax.device_get(metrics).items()}
         now = time.perf_counter()
         seconds, self.last = now - self.last, now
-        self.history.append(dict(epoch=epoch, seconds=seconds, **{k: v.tolist() for k, v in host.items()}))
+        self.history.append(dict(epoch=epoch + 1, seconds=seconds, **{k: v.tolist() for k, v in host.items()}))
         self.bar.update(1)
         self.bar.write(self.fmt(epoch, host, seconds))
         self.pending = None

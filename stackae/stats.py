@@ -7,10 +7,10 @@ from scipy import stats as scipy_stats
 
 
 def mean_interval(values, confidence: float = 0.95) -> dict:
-    """Mean of `values` and the half-width of its `confidence` t-interval (0 for a single value)."""
+    """Mean of `values` and the half-width of its `confidence` t-interval (None for a single value)."""
     v = np.asarray(values, dtype=np.float64)
     mean = float(v.mean())
     if len(v) < 2:
-        return {"mean": mean, "ci95": 0.0, "n": int(len(v))}
+        return {"mean": mean, "ci95": None, "n": int(len(v))}
     half = scipy_stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
     return {"mean": mean, "ci95": float(half), "n": int(len(v))}

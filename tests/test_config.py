@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from stackae.config import apply_override, base_config, layer_config, load_config, validate
@@ -28,7 +30,7 @@ def test_overrides_are_typed_and_per_layer_tuples_resolve():
     ("layers", "()", "non-empty tuple of positive ints"),
     ("layers", "(10, -1)", "non-empty tuple of positive ints"),
     ("layers", "(10, 0)", "non-empty tuple of positive ints"),
-    ("pretrain.epochs", "2.5", "must be a int"),
+    ("pretrain.epochs", "2.5", "must be of type int"),
     ("pretrain.learning_rate", "(0.1, 0.1, 0.1)", "one value or 2 values"),
     ("finetune.optimizer", "rmsprop", "choose one of"),
     ("seeds", "0", "> 0"),
@@ -56,3 +58,30 @@ def test_base_config_is_valid_and_override_rejects_unknown_keys():
     validate(cfg)
     with pytest.raises(ConfigError, match="unknown config key"):
         apply_override(cfg, "nonsense", "1")
+
+
+@pytest.mark.parametrize("body, message", [
+    ("def get_config(:\n", "failed to load (SyntaxError"),
+    ("def get_config():\n    raise ValueError('boom')\n", "raised ValueError: boom"),
+    ("def get_config():\n    return None\n", "returned NoneType, not a ConfigDict"),
+    ("x = 1\n", "has no get_config()"),
+])
+def test_broken_config_files_get_one_sentence(tmp_path, body, message):
+    path = tmp_path / "broken.py"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(str(path))
+
+
+def test_saved_config_json_loads_back_and_unquoted_name_tuples_parse(tmp_path):
+    assert load_config(None, {"layers": "256"}).layers == (256,)
+    cfg = load_config(None, {"pretrain.activation": "(relu,tanh)"})
+    assert layer_config(cfg, 1).activation == "tanh"
+    path = tmp_path / "config.json"
+    path.write_text(cfg.to_json())
+    assert load_config(str(path)).to_json() == cfg.to_json()
+
+
+def test_space_instead_of_dot_gets_a_hint():
+    with pytest.raises(ConfigError, match="write --config.pretrain.epochs=3, with a dot"):
+        load_config("pretrain.epochs=3")

@@ -7,7 +7,6 @@ import sys
 
 import jax
 import numpy as np
-import pytest
 
 from conftest import ROOT
 from stackae.checkpoints import restore_tree

@@ -51,7 +51,7 @@ def test_finetune_beats_chance_by_far(pretrained, init):
 def test_rerun_of_finished_run_says_so_and_keeps_files(pretrained):
     before = tree_snapshot(pretrained / "pretrain")
     proc = run_script("pretrain", "--workdir", str(pretrained), *TINY)
-    assert proc.returncode == 0 and "already holds a finished run" in proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "already holds this finished run" in proc.stdout + proc.stderr
     assert tree_snapshot(pretrained / "pretrain") == before
 
 
@@ -127,3 +127,26 @@ def test_corrupt_resume_checkpoint_is_named_in_one_sentence(tmp_path):
             f.write_bytes(b"garbage")
     proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
     one_sentence_error(proc, "is corrupt")
+
+
+def test_finished_run_with_a_different_config_is_refused(pretrained):
+    before = tree_snapshot(pretrained / "pretrain")
+    proc = run_script("pretrain", "--workdir", str(pretrained), *TINY, "--config.pretrain.noise_level=0.5")
+    one_sentence_error(proc, "holds a finished run with a different config")
+    assert tree_snapshot(pretrained / "pretrain") == before
+
+
+def test_finetune_defaults_to_the_config_saved_by_pretraining(pretrained, tmp_path):
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(pretrained / "pretrain", copy / "pretrain")
+    proc = run_script("finetune", "--workdir", str(copy), "--config.finetune.epochs=3")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "using the config saved by pretraining" in proc.stdout
+
+
+def test_a_failed_start_leaves_no_config_behind(tmp_path):
+    workdir = tmp_path / "w"
+    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.batch_size=100000")
+    one_sentence_error(proc, "fewer than batch_size=100000")
+    assert not (workdir / "pretrain" / "config.json").exists()

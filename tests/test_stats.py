@@ -11,8 +11,8 @@ def test_mean_interval_matches_the_t_interval():
     assert r["n"] == 4 and np.isclose(r["mean"], np.mean(v)) and np.isclose(r["ci95"], (high - low) / 2)
 
 
-def test_single_value_has_zero_width():
-    assert mean_interval([0.5]) == {"mean": 0.5, "ci95": 0.0, "n": 1}
+def test_single_value_has_no_interval():
+    assert mean_interval([0.5]) == {"mean": 0.5, "ci95": None, "n": 1}
 
 
 def test_paired_difference_pairs_seeds_and_skips_diverged():
