@@ -171,12 +171,13 @@ def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False,
         for i, s in enumerate(seeds)
     ]
     ok = [r for r in per_seed if not r["diverged"]] or per_seed
+    test_summary = mean_interval([r["test_error"] for r in ok])
     results = {
         "dataset": data.name, "init": init, "labels_used": int(len(subsets[0][0])),
         "labels_per_class": cfg.labels_per_class, "seed": cfg.seed, "seeds": seeds,
         "valid_error": mean_interval([r["valid_error"] for r in ok])["mean"],
-        "test_error": mean_interval([r["test_error"] for r in ok])["mean"],
-        "test_error_ci95": mean_interval([r["test_error"] for r in ok])["ci95"],
+        "test_error": test_summary["mean"],
+        "test_error_ci95": test_summary["ci95"],
         "best_epoch": per_seed[0]["best_epoch"], "epochs": max(r["epochs"] for r in per_seed),
         "seconds": epoch_log.seconds, "per_seed": per_seed, "history": epoch_log.history,
     }

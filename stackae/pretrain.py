@@ -57,6 +57,22 @@ def dae_module(n_in: int, n_hidden: int, lc, key) -> DenoisingAutoencoder:
     )
 
 
+def dae_graphdef(n_in: int, n_hidden: int, lc):
+    """Static graph definition of one DAE layer (no parameters are initialised)."""
+    return nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, n_hidden, lc, jax.random.key(0))))
+
+
+def dae_params(n_in: int, n_hidden: int, lc, keys):
+    """Freshly initialised parameters of one DAE layer per key, stacked over seeds."""
+    return jax.vmap(lambda key: nnx.state(dae_module(n_in, n_hidden, lc, key)))(keys)
+
+
+def restore_layer(out: pathlib.Path, k: int, n_in: int, cfg):
+    """Parameters of finished layer k (0-based), stacked over seeds, from out/layer_<k+1>."""
+    lc = layer_config(cfg, k)
+    return restore_tree(out / f"layer_{k + 1}", dae_params(n_in, cfg.layers[k], lc, seed_keys(cfg.seed, cfg.seeds)))
+
+
 def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
     """loss_fn(params, a_bd, key) of one DAE layer fed the lower layer's pre-activations `a_bd`
     (pixels for layer 1, input_activation "linear"). Corruption: optional Gaussian noise on the lower
@@ -112,8 +128,8 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     n_in, n_hidden = train_a.shape[-1], cfg.layers[k]
     keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
     init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
-    graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, n_hidden, lc, jax.random.key(0))))
-    params = jax.vmap(lambda key: nnx.state(dae_module(n_in, n_hidden, lc, key)))(init_keys)
+    graphdef = dae_graphdef(n_in, n_hidden, lc)
+    params = dae_params(n_in, n_hidden, lc, init_keys)
     steps = lc.epochs * (train_a.shape[-2] // lc.batch_size)
     optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps)
     states = jax.vmap(lambda p: init_train_state(p, optimizer))(params)
@@ -170,11 +186,8 @@ def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
         layer_dir = out / f"layer_{k + 1}"
         if (out / f"layer_{k + 1}.json").exists():
             record = read_json(out / f"layer_{k + 1}.json")
-            n_in = train_a.shape[-1]
-            graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(n_in, cfg.layers[k], lc, jax.random.key(0))))
-            target = jax.vmap(lambda key: nnx.state(dae_module(n_in, cfg.layers[k], lc, key)))(
-                seed_keys(cfg.seed, cfg.seeds))
-            params = restore_tree(layer_dir, target)
+            graphdef = dae_graphdef(train_a.shape[-1], cfg.layers[k], lc)
+            params = restore_layer(out, k, train_a.shape[-1], cfg)
             log(f"layer {k + 1} already trained; loaded {layer_dir}")
         else:
             graphdef, params, record = train_layer(
@@ -204,11 +217,7 @@ def load_pretrained_encoders(workdir, cfg, n_features: int):
     """Encoder kernels and biases of every pretrained layer, stacked over seeds: [(w_sdh, b_sh), ...]."""
     out = pathlib.Path(workdir) / "pretrain"
     layers = []
-    n_in = n_features
-    for k, n_hidden in enumerate(cfg.layers):
-        lc = layer_config(cfg, k)
-        target = jax.vmap(lambda key: nnx.state(dae_module(n_in, n_hidden, lc, key)))(seed_keys(cfg.seed, cfg.seeds))
-        params = restore_tree(out / f"layer_{k + 1}", target)
+    for k, n_in in enumerate((n_features, *cfg.layers[:-1])):
+        params = restore_layer(out, k, n_in, cfg)
         layers.append((params["encoder"]["kernel"][...], params["encoder"]["bias"][...]))
-        n_in = n_hidden
     return layers
