@@ -23,7 +23,9 @@ layer; a held-out example 2ab per layer:
 - classifier: 6 * (784*1000 + 1000*1000 + 1000*1000 + 1000*10) - 2 * 784*1000 = 15.2 MFLOP.
 An epoch's FLOP rate counts its training and held-out examples; examples/s counts training examples only.
 Roofline fraction = achieved FLOP/s / FLOP/s of a jitted square float32 GEMM at JAX's default matmul
-precision (the precision training uses; TF32 on recent NVIDIA GPUs).
+precision (the precision training uses; TF32 on recent NVIDIA GPUs). The GEMM is timed right after every timed
+epoch (averaged over about a second of calls) and the fraction is the median of those adjacent pairs, so a
+shared machine's drifting speed cancels; gemm_flops_per_s is the median of all those GEMM probes.
 """
 
 import argparse
@@ -113,12 +115,21 @@ def device_name() -> str:
     return f"{d.platform}: {kind}" + (f" x{jax.device_count()}" if jax.device_count() > 1 else "")
 
 
-def gemm_flops_per_s(n: int, repeats: int) -> float:
-    """Best FLOP/s of a jitted n x n float32 matmul, after a warm-up call."""
+def gemm_probe(n: int, seconds: float = 1.0):
+    """A function returning the FLOP/s of a jitted n x n float32 matmul averaged over calls filling `seconds`
+    (a window like an epoch's, not a best case; compiled here)."""
     a, b = jax.random.normal(jax.random.key(0), (2, n, n), jnp.float32)
     matmul = jax.jit(jnp.matmul)
     timed(lambda: matmul(a, b))
-    return 2 * n**3 / min(timed(lambda: matmul(a, b)) for _ in range(max(repeats, 5)))
+
+    def probe():
+        calls, start = 0, time.perf_counter()
+        while calls < 3 or time.perf_counter() - start < seconds:
+            jax.block_until_ready(matmul(a, b))
+            calls += 1
+        return 2 * n**3 * calls / (time.perf_counter() - start)
+
+    return probe
 
 
 def split_compile(seconds) -> tuple[float, float]:
@@ -128,15 +139,21 @@ def split_compile(seconds) -> tuple[float, float]:
     return sum(seconds[:WARMUP]) - WARMUP * steady, steady
 
 
-def time_epochs(epoch, states, train, held_out, keys, repeats: int) -> list[float]:
-    """Seconds of WARMUP + `repeats` consecutive epochs."""
+def time_epochs(epoch, states, train, held_out, keys, repeats: int, gemm=None) -> tuple[list, list]:
+    """Seconds of WARMUP + `repeats` consecutive epochs, and the GEMM FLOP/s probed right after each timed one
+    (empty without `gemm`)."""
     box = [states]  # states are donated: always pass the latest
 
     def call(i):
         box[0], metrics = epoch(box[0], train, held_out, keys, i)
         return box[0], metrics
 
-    return [timed(lambda: call(i)) for i in range(WARMUP + repeats)]
+    seconds, gemm_rates = [], []
+    for i in range(WARMUP + repeats):
+        seconds.append(timed(lambda: call(i)))
+        if gemm is not None and i >= WARMUP:
+            gemm_rates.append(gemm())
+    return seconds, gemm_rates
 
 
 @dataclasses.dataclass
@@ -179,29 +196,36 @@ def classifier_workload() -> Workload:
     return Workload(epoch, states, keys, tuple(zip(sizes[:-1], sizes[1:])), f.batch_size)
 
 
-def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats: int) -> dict:
-    """Time a workload's epochs: examples/s per seed, FLOP/s over all seeds, compile seconds."""
-    compile_s, seconds = split_compile(time_epochs(w.epoch, w.states, train, held_out, w.keys, repeats))
+def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats: int, gemm=None) -> dict:
+    """Time a workload's epochs: examples/s per seed, FLOP/s over all seeds, compile seconds and, with a GEMM
+    probe, the roofline fraction: the median over timed epochs of the epoch's FLOP/s over the GEMM FLOP/s
+    measured right after it (so a drift in machine speed cancels)."""
+    seconds, gemm_rates = time_epochs(w.epoch, w.states, train, held_out, w.keys, repeats, gemm)
+    compile_s, steady = split_compile(seconds)
     trained = n_train // w.batch_size * w.batch_size
-    return {"examples": trained, "seconds": seconds, "compile_seconds": compile_s,
-            "examples_per_s": trained / seconds, "flop_per_example": train_flop(w.shapes),
-            "flops_per_s": len(w.keys) * epoch_flop(w.shapes, trained, n_held_out) / seconds}
+    flop = len(w.keys) * epoch_flop(w.shapes, trained, n_held_out)
+    fractions = [flop / s / g for s, g in zip(seconds[WARMUP:], gemm_rates)]
+    return {"examples": trained, "seconds": steady, "compile_seconds": compile_s,
+            "examples_per_s": trained / steady, "flop_per_example": train_flop(w.shapes),
+            "flops_per_s": flop / steady, "gemm_flops_per_s": gemm_rates,
+            "roofline_fraction": statistics.median(fractions) if fractions else None}
 
 
-def bench_seeds(sizes: Sizes, x, xv) -> dict:
-    """The pretraining layer for S = 1, 4, 16 seeds; on CPU each seed gets 1/S of the data."""
+def bench_seeds(sizes: Sizes, x, xv, gemm) -> dict:
+    """The pretraining layer for S = 1, 4, 16 seeds; on CPU each seed gets 1/S of the data. S = 1 is the
+    pretraining workload, measured against the GEMM probe."""
     cpu = jax.devices()[0].platform == "cpu"
     out = {}
     for s in SEEDS:
         n, nv = (sizes.examples // s, max(1, sizes.valid // s)) if cpu else (sizes.examples, sizes.valid)
-        out[s] = measure(dae_workload(s), x[:n], xv[:nv], n, nv, sizes.repeats)
+        out[s] = measure(dae_workload(s), x[:n], xv[:nv], n, nv, sizes.repeats, gemm if s == 1 else None)
     return out
 
 
-def bench_finetune(sizes: Sizes, x, xv) -> dict:
+def bench_finetune(sizes: Sizes, x, xv, gemm) -> dict:
     train = {"x": x, "y": jnp.asarray(labels(sizes.examples, 0))}
     held_out = {"x": xv, "y": jnp.asarray(labels(sizes.valid, 1))}
-    return measure(classifier_workload(), train, held_out, sizes.examples, sizes.valid, sizes.repeats)
+    return measure(classifier_workload(), train, held_out, sizes.examples, sizes.valid, sizes.repeats, gemm)
 
 
 def find_torch_python(given: str | None) -> str | None:
@@ -279,16 +303,18 @@ def collect(args) -> dict:
          "jax_version": jax.__version__, "quick": args.quick, "examples_per_epoch": sizes.examples,
          "held_out_per_epoch": sizes.valid, "gemm_size": gemm_n}
     print(f"benchmarking on {r['device']} (jax {jax.__version__}){' --quick' if args.quick else ''}", flush=True)
-    r["gemm_flops_per_s"] = gemm_flops_per_s(gemm_n, sizes.repeats)
+    gemm = gemm_probe(gemm_n)
 
     x, xv = jnp.asarray(uniform(sizes.examples, 0)), jnp.asarray(uniform(sizes.valid, 1))
-    seeds = bench_seeds(sizes, x, xv)
-    pre, fine = seeds[1], bench_finetune(sizes, x, xv)
+    seeds = bench_seeds(sizes, x, xv, gemm)
+    pre, fine = seeds[1], bench_finetune(sizes, x, xv, gemm)
+    r["gemm_flops_per_s_probes"] = pre["gemm_flops_per_s"] + fine["gemm_flops_per_s"]
+    r["gemm_flops_per_s"] = statistics.median(r["gemm_flops_per_s_probes"])
     for name, m in (("pretrain", pre), ("finetune", fine)):
         r[f"{name}_flop_per_example"] = m["flop_per_example"]
         r[f"{name}_examples_per_s"] = m["examples_per_s"]
         r[f"{name}_flops_per_s"] = m["flops_per_s"]
-        r[f"{name}_roofline_fraction"] = m["flops_per_s"] / r["gemm_flops_per_s"]
+        r[f"{name}_roofline_fraction"] = m["roofline_fraction"]
     r["seeds_examples_per_s"] = {str(s): m["examples_per_s"] for s, m in seeds.items()}
     r["seeds_examples_per_seed"] = {str(s): m["examples"] for s, m in seeds.items()}
     del x, xv

@@ -13,7 +13,7 @@ from stackae.config import activations_of, config_from_json
 from stackae.data import labelled_subset, load_dataset
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
 from stackae.errors import CheckpointError
-from stackae.losses import classification_error, softmax_cross_entropy
+from stackae.losses import classification_error, softmax_cross_entropy, weight_penalty
 from stackae.models import StackedClassifier
 from stackae.optim import make_optimizer
 from stackae.pretrain import load_pretrained_encoders
@@ -58,9 +58,8 @@ def classifier_loss(graphdef, l2_weight: float):
         del key
         logits = nnx.merge(graphdef, params)(batch["x"])
         loss = softmax_cross_entropy(logits, batch["y"])
-        if l2_weight:
-            loss += l2_weight * sum(jnp.sum(jnp.square(p)) for path, p in jax.tree.leaves_with_path(params)
-                                    if "kernel" in jax.tree_util.keystr(path))
+        kernels = [p for path, p in jax.tree.leaves_with_path(params) if "kernel" in jax.tree_util.keystr(path)]
+        loss += weight_penalty(kernels, 0.0, l2_weight)
         return loss, {"error": classification_error(logits, batch["y"])}
 
     def eval_fn(params, held_out):

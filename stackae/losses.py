@@ -39,6 +39,17 @@ def l1_activation_penalty(h_bh):
     return jnp.mean(jnp.sum(jnp.abs(h_bh), axis=-1))
 
 
+def weight_penalty(weights, l1: float, l2: float):
+    """l1 * sum|w| + l2 * sum w^2 over the matrices `weights`; a zero coefficient adds no work to the program."""
+    total = 0.0
+    for w in weights:
+        if l1:
+            total += l1 * jnp.sum(jnp.abs(w))
+        if l2:
+            total += l2 * jnp.sum(jnp.square(w))
+    return total
+
+
 def softmax_cross_entropy(logits_bc, labels_b):
     """Mean softmax cross-entropy against integer labels."""
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits_bc, labels_b))

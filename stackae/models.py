@@ -6,13 +6,15 @@ from flax import nnx
 
 from stackae.activations import activation
 from stackae.inits import kernel_init
+from stackae.matmul import dense_dot_general, dense_matmul, matmul_transposed
 
 
 class DenoisingAutoencoder(nnx.Module):
     """One DAE layer: encoder Dense + activation; decoder tied (encoder kernel transposed) or untied."""
 
     def __init__(self, n_in, n_hidden, *, activation_name="relu", tied=True, init="glorot", rngs):
-        self.encoder = nnx.Linear(n_in, n_hidden, kernel_init=kernel_init(init), rngs=rngs)
+        self.encoder = nnx.Linear(n_in, n_hidden, kernel_init=kernel_init(init), dot_general=dense_dot_general,
+                                  rngs=rngs)
         self.decoder_bias = nnx.Param(jnp.zeros((n_in,)))
         self.decoder_kernel = None if tied else nnx.Param(kernel_init(init)(rngs.params(), (n_hidden, n_in)))
         self.activation_name = activation_name
@@ -25,8 +27,9 @@ class DenoisingAutoencoder(nnx.Module):
 
     def decode_preactivation(self, h_bh):
         """Pre-activation of the reconstruction units; tied layers reuse the one encoder matrix."""
-        w_hd = self.encoder.kernel[...].T if self.decoder_kernel is None else self.decoder_kernel[...]
-        return h_bh @ w_hd + self.decoder_bias[...]
+        if self.decoder_kernel is None:
+            return matmul_transposed(h_bh, self.encoder.kernel[...]) + self.decoder_bias[...]
+        return dense_matmul(h_bh, self.decoder_kernel[...]) + self.decoder_bias[...]
 
 
 class StackedClassifier(nnx.Module):
@@ -34,9 +37,11 @@ class StackedClassifier(nnx.Module):
 
     def __init__(self, sizes, n_classes, *, activation_names, init="he", rngs):
         self.encoders = nnx.List(
-            [nnx.Linear(a, b, kernel_init=kernel_init(init), rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])]
+            [nnx.Linear(a, b, kernel_init=kernel_init(init), dot_general=dense_dot_general, rngs=rngs)
+             for a, b in zip(sizes[:-1], sizes[1:])]
         )
-        self.head = nnx.Linear(sizes[-1], n_classes, kernel_init=kernel_init("glorot"), rngs=rngs)
+        self.head = nnx.Linear(sizes[-1], n_classes, kernel_init=kernel_init("glorot"), dot_general=dense_dot_general,
+                               rngs=rngs)
         self.activation_names = tuple(activation_names)
 
     def __call__(self, x_bd):

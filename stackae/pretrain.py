@@ -20,7 +20,7 @@ from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save
 from stackae.config import layer_config
 from stackae.data import load_dataset
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
-from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty
+from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
 from stackae.models import DenoisingAutoencoder
 from stackae.noise import corrupt
 from stackae.optim import make_optimizer
@@ -90,8 +90,7 @@ def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
         h = model.encode(corrupt(lc.noise, noise_key, noisy, lc.noise_level))
         rec = recon_loss(model.decode_preactivation(h), clean)
         weights = [model.encoder.kernel[...]] + ([] if model.decoder_kernel is None else [model.decoder_kernel[...]])
-        penalty = lc.l1_activation * l1_activation_penalty(h)
-        penalty += sum(lc.l1_weight * jnp.sum(jnp.abs(w)) + lc.l2_weight * jnp.sum(jnp.square(w)) for w in weights)
+        penalty = lc.l1_activation * l1_activation_penalty(h) + weight_penalty(weights, lc.l1_weight, lc.l2_weight)
         return rec + penalty, {"reconstruction": rec, "sparsity": jnp.mean(h == 0)}
 
     def eval_fn(params, a_bd):

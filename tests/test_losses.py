@@ -1,3 +1,4 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -41,3 +42,17 @@ def test_softmax_cross_entropy_and_error_match_hand_computation():
     np.testing.assert_allclose(losses.softmax_cross_entropy(jnp.asarray(Z), jnp.asarray(labels)), want, rtol=1e-5)
     np.testing.assert_allclose(losses.classification_error(jnp.asarray(Z), jnp.asarray(labels)),
                                np.mean(np.argmax(Z, 1) != labels))
+
+
+def test_weight_penalty_matches_hand_computation():
+    w1, w2 = Z, T
+    want = sum(0.3 * np.abs(w).sum() + 0.7 * np.square(w.astype(np.float64)).sum() for w in (w1, w2))
+    got = losses.weight_penalty([jnp.asarray(w1), jnp.asarray(w2)], 0.3, 0.7)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_zero_weight_penalty_adds_no_work():
+    jaxpr = jax.make_jaxpr(lambda w: losses.weight_penalty([w], 0.0, 0.0))(jnp.asarray(Z))
+    assert not jaxpr.eqns
+    only_l2 = jax.make_jaxpr(lambda w: losses.weight_penalty([w], 0.0, 0.5))(jnp.asarray(Z))
+    assert "abs" not in {e.primitive.name for e in only_l2.eqns}

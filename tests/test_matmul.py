@@ -1,0 +1,58 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stackae.matmul import dense_dot_general, dense_matmul, matmul_transposed
+
+rng = np.random.default_rng(0)
+W = jnp.asarray(rng.normal(size=(7, 5)), jnp.float32)
+
+
+def loss(matmul, x, w):
+    return jnp.sum(jnp.sin(matmul(x, w)))
+
+
+@pytest.mark.parametrize("shape", [(6, 7), (3, 4, 7)])
+def test_value_and_gradients_match_plain_matmul(shape):
+    x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    want = jax.value_and_grad(lambda x, w: loss(jnp.matmul, x, w), argnums=(0, 1))(x, W)
+    got = jax.value_and_grad(lambda x, w: loss(dense_matmul, x, w), argnums=(0, 1))(x, W)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    for g, w in zip(got[1], want[1]):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_no_weight_sized_transpose_in_a_training_step():
+    x = jnp.asarray(rng.normal(size=(6, 7)), jnp.float32)
+
+    def step(w):
+        h = jax.nn.relu(dense_matmul(x, w))
+        return jnp.sum(jnp.square(matmul_transposed(h, w) - x))  # a tied autoencoder
+
+    jaxpr = jax.make_jaxpr(jax.grad(step))(W)
+    transposed = [e.invars[0].aval.shape for e in jaxpr.jaxpr.eqns if e.primitive.name == "transpose"]
+    assert W.shape not in transposed and W.T.shape not in transposed
+    plain = jax.make_jaxpr(jax.grad(lambda w: jnp.sum(jnp.square(jax.nn.relu(x @ w) @ w.T - x))))(W)
+    assert any(e.primitive.name == "transpose" and e.invars[0].aval.shape in (W.shape, W.T.shape)
+               for e in plain.jaxpr.eqns)
+
+
+def test_gradients_under_vmap_over_seeds():
+    xs = jnp.asarray(rng.normal(size=(3, 6, 7)), jnp.float32)
+    ws = jnp.stack([W, 2 * W, -W])
+    grad = lambda matmul: jax.vmap(jax.grad(lambda x, w: loss(matmul, x, w), argnums=1))(xs, ws)  # noqa: E731
+    np.testing.assert_allclose(grad(dense_matmul), grad(jnp.matmul), rtol=1e-5, atol=1e-6)
+
+
+def test_dot_general_falls_back_for_other_contractions():
+    a = jnp.asarray(rng.normal(size=(7, 6)), jnp.float32)
+    dims = (((0,), (0,)), ((), ()))
+    np.testing.assert_array_equal(dense_dot_general(a, W, dims), jax.lax.dot_general(a, W, dims))
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 4, 5)])
+def test_matmul_transposed_matches_plain(shape):
+    a = jnp.asarray(rng.normal(size=shape), jnp.float32)
+    np.testing.assert_allclose(matmul_transposed(a, W), a @ W.T, rtol=1e-5, atol=1e-6)
