@@ -56,3 +56,18 @@ def test_zero_weight_penalty_adds_no_work():
     assert not jaxpr.eqns
     only_l2 = jax.make_jaxpr(lambda w: losses.weight_penalty([w], 0.0, 0.5))(jnp.asarray(Z))
     assert "abs" not in {e.primitive.name for e in only_l2.eqns}
+
+
+def test_sigmoid_cross_entropy_gradients_match_autodiff_of_the_definition():
+    z = jnp.asarray(np.concatenate([Z, [[-80.0, -20.0, 0.0, 1e-3, 20.0, 80.0]]]), jnp.float32)
+    t = jnp.asarray(np.concatenate([T, [[1.0, 0.0, 0.5, 1.0, 0.0, 1.0]]]), jnp.float32)
+
+    def reference(z, t):
+        return jnp.mean(jnp.sum(-t * jax.nn.log_sigmoid(z) - (1 - t) * jax.nn.log_sigmoid(-z), axis=-1))
+
+    want = jax.value_and_grad(reference, argnums=(0, 1))(z, t)
+    got = jax.value_and_grad(losses.sigmoid_cross_entropy, argnums=(0, 1))(z, t)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    for g, w in zip(got[1], want[1]):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-7)
+    assert np.all(np.isfinite(got[1][0]))
