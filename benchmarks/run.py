@@ -205,7 +205,7 @@ def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats
     trained = n_train // w.batch_size * w.batch_size
     flop = len(w.keys) * epoch_flop(w.shapes, trained, n_held_out)
     fractions = [flop / s / g for s, g in zip(seconds[WARMUP:], gemm_rates)]
-    return {"examples": trained, "seconds": steady, "compile_seconds": compile_s,
+    return {"examples": trained, "seconds": steady, "epoch_seconds": seconds, "compile_seconds": compile_s,
             "examples_per_s": trained / steady, "flop_per_example": train_flop(w.shapes),
             "flops_per_s": flop / steady, "gemm_flops_per_s": gemm_rates,
             "roofline_fraction": statistics.median(fractions) if fractions else None}
