@@ -207,7 +207,7 @@ def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats
     fractions = [flop / s / g for s, g in zip(seconds[WARMUP:], gemm_rates)]
     return {"examples": trained, "seconds": steady, "epoch_seconds": seconds, "compile_seconds": compile_s,
             "examples_per_s": trained / steady, "flop_per_example": train_flop(w.shapes),
-            "flops_per_s": flop / steady, "gemm_flops_per_s": gemm_rates,
+            "flops_per_s": flop / steady, "gemm_probes": gemm_rates,
             "roofline_fraction": statistics.median(fractions) if fractions else None}
 
 
@@ -308,7 +308,7 @@ def collect(args) -> dict:
     x, xv = jnp.asarray(uniform(sizes.examples, 0)), jnp.asarray(uniform(sizes.valid, 1))
     seeds = bench_seeds(sizes, x, xv, gemm)
     pre, fine = seeds[1], bench_finetune(sizes, x, xv, gemm)
-    r["gemm_flops_per_s_probes"] = pre["gemm_flops_per_s"] + fine["gemm_flops_per_s"]
+    r["gemm_flops_per_s_probes"] = pre["gemm_probes"] + fine["gemm_probes"]
     r["gemm_flops_per_s"] = statistics.median(r["gemm_flops_per_s_probes"])
     for name, m in (("pretrain", pre), ("finetune", fine)):
         r[f"{name}_flop_per_example"] = m["flop_per_example"]

@@ -28,7 +28,7 @@ _sigmoid_cross_entropy_sum.defvjp(_sigmoid_cross_entropy_forward, _sigmoid_cross
 
 def sigmoid_cross_entropy(logits_bd, target_bd):
     """Cross-entropy of sigmoid reconstruction units against targets in [0, 1]. The gradient is written out
-    (sigmoid(z) - t) rather than differentiated through two log-sigmoids: same values, fewer transcendental
+    (sigmoid(z) - t) rather than differentiated through two log-sigmoids: the same function, fewer transcendental
     passes on the step's largest elementwise array."""
     return jnp.mean(_sigmoid_cross_entropy_sum(logits_bd, target_bd))
 

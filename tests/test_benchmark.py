@@ -23,8 +23,8 @@ def test_roofline_fraction_pairs_each_epoch_with_the_probe_after_it():
     n, nv = 256, 16
     x, xv = jnp.asarray(bench.uniform(n, 0)), jnp.asarray(bench.uniform(nv, 1))
     m = bench.measure(w, x, xv, n, nv, repeats=3, gemm=lambda: next(probes))
-    assert m["gemm_flops_per_s"] == [1e12, 2e12, 4e12]
+    assert m["gemm_probes"] == [1e12, 2e12, 4e12]
     flop = bench.epoch_flop(w.shapes, 256, nv)
-    fractions = sorted(flop / s / g for s, g in zip(m["epoch_seconds"][bench.WARMUP:], m["gemm_flops_per_s"]))
+    fractions = sorted(flop / s / g for s, g in zip(m["epoch_seconds"][bench.WARMUP:], m["gemm_probes"]))
     assert m["roofline_fraction"] == pytest.approx(fractions[1])
     assert m["examples"] == 256 and m["examples_per_s"] == pytest.approx(256 / m["seconds"])
