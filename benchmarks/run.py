@@ -190,7 +190,7 @@ def classifier_workload() -> Workload:
     params = jax.vmap(lambda k: nnx.state(classifier(cfg, N_FEATURES, N_CLASSES, k)))(keys)
     opt = make_optimizer(f.optimizer, f.learning_rate, f.momentum)
     states = jax.vmap(lambda p: finetune_state(p, opt))(params)
-    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight)
+    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, stateful=False)
     epoch = make_epoch(loss_fn, opt, f.batch_size, eval_fn, early_stopping(f.patience))
     sizes = (N_FEATURES, *cfg.layers, N_CLASSES)
     return Workload(epoch, states, keys, tuple(zip(sizes[:-1], sizes[1:])), f.batch_size)

@@ -1,3 +1,18 @@
-"""stackae: greedy layer-wise pretraining of deep networks (stacked denoising autoencoders) in JAX."""
+"""stackae: greedy layer-wise pretraining of deep networks (stacked denoising autoencoders) in JAX.
 
-__version__ = "0.1.0"
+The in-memory API works on arrays and returns results; the scripts add workdirs, resume and exit codes:
+
+    data = stackae.load_dataset(cfg)                    # or stackae.dataset_from_arrays(...)
+    stack = stackae.pretrain_stack(cfg, data)           # per-layer DAE parameters, stacked over seeds
+    run = stackae.finetune(cfg, data, init=stack)       # or init="he", "lsuv", "dae+batch_norm", ...
+"""
+
+from stackae.config import base_config, load_config
+from stackae.data import Dataset, load_dataset
+from stackae.finetune import FinetuneRun, Plan, finetune
+from stackae.methods import parse_method
+from stackae.pretrain import Stack, pretrain_stack
+
+__version__ = "0.2.0"
+__all__ = ["Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "finetune", "load_config", "load_dataset",
+           "parse_method", "pretrain_stack"]

@@ -1,11 +1,15 @@
 """Checkpoints with orbax: finished layers and best parameters as pytrees, resumable train states through a
 CheckpointManager (atomic, bounded number kept), JSON files written atomically. Failures become
-CheckpointError naming the path."""
+CheckpointError naming the path. A Ctrl-C during a save is held back until the save is complete."""
 
+import contextlib
 import json
 import os
 import pathlib
+import shutil
+import signal
 import tempfile
+import threading
 
 import jax
 import orbax.checkpoint as ocp
@@ -34,11 +38,40 @@ def read_json(path):
         raise CheckpointError(f"{path} is unreadable or corrupt ({e}); delete it or use a fresh --workdir.") from e
 
 
+TMP_MARK = ".orbax-checkpoint-tmp"  # in the name of a folder orbax is still writing
+
+
+@contextlib.contextmanager
+def interrupt_deferred():
+    """Hold back Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt: no half-written files."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda *_: received.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def remove_unfinished(folder, prefix: str = ""):
+    """Remove orbax's temporary folders `<prefix>*.orbax-checkpoint-tmp*` in `folder`, left by a killed save."""
+    for tmp in pathlib.Path(folder).glob(f"{prefix}*{TMP_MARK}*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def save_tree(path, tree):
     """Save a pytree of arrays to `path` (orbax writes to a temporary folder and renames on success)."""
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(pathlib.Path(path).absolute(), jax.device_get(tree))
-    checkpointer.wait_until_finished()
+    path = pathlib.Path(path).absolute()
+    remove_unfinished(path.parent, path.name)
+    tree = jax.device_get(tree)
+    with interrupt_deferred():
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save(path, tree)
+        checkpointer.wait_until_finished()
 
 
 def restore_tree(path, target=None):
@@ -61,6 +94,7 @@ class ResumeCheckpoints:
 
     def __init__(self, directory, max_to_keep: int = 2):
         self.directory = pathlib.Path(directory).absolute()
+        remove_unfinished(self.directory)  # the run folder is locked: these are ours, from a killed run
         # synchronous saves: a Ctrl-C never interrupts a background writer thread
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=False)
@@ -70,11 +104,11 @@ class ResumeCheckpoints:
             raise CheckpointError(f"resume checkpoints in {self.directory} are unreadable ({e}); delete the folder.") from e
 
     def save(self, step: int, state, position: dict):
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(jax.device_get(state)),
-                                    position=ocp.args.JsonSave(position)),
-        )
+        state = jax.device_get(state)
+        with interrupt_deferred():
+            self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                            position=ocp.args.JsonSave(position)))
+            self.manager.wait_until_finished()
 
     def latest_position(self) -> dict | None:
         step = self.manager.latest_step()

@@ -1,12 +1,34 @@
-"""Command-line plumbing shared by the scripts: --config=PATH, --config.<key>=<value>, --workdir, and
-one-sentence errors with a non-zero exit."""
+"""Command-line plumbing shared by the scripts: --config=PATH, --config.<key>=<value> (every key listed by
+--help), --workdir, one-sentence errors with a non-zero exit, and a quiet exit on Ctrl-C."""
 
 import argparse
+import inspect
+import logging
 import os
+import re
+import signal
 import sys
 
-from stackae.config import load_config
+from stackae.config import _flat_keys, base_config, load_config
 from stackae.errors import StackaeError
+
+
+def config_help() -> str:
+    """One line per config key: its default and, where base_config() has a trailing comment, its meaning."""
+    source = inspect.getsource(base_config)
+    sections = dict(re.findall(r"^\s*(\w+) = c\.(\w+) = ", source, re.M))  # {"p": "pretrain", ...}
+    meanings = {}  # in the order of the source
+    for statement in re.split(r"\n(?=\s*\w+(?:\.\w+)? = )", source):  # a statement may span lines
+        if m := re.match(r"\s*(\w+)\.(\w+) = ", statement):
+            var, key = m.groups()
+            comment = re.search(r"#\s*(.*)", statement)
+            meanings[f"{sections[var]}.{key}" if var in sections else key] = comment[1].strip() if comment else ""
+    defaults = _flat_keys(base_config())
+    lines = []
+    for key in [*meanings, *(k for k in defaults if k not in meanings)]:
+        shown = repr(defaults[key]) if defaults[key] == "" else str(defaults[key])
+        lines.append(f"  {key:<26} {shown:<11} {meanings.get(key, '')}".rstrip())
+    return "\n".join(lines)
 
 
 def parse(argv, description: str, extra=None, config_from_run: str | None = None):
@@ -14,9 +36,11 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
     `config_from_run` (a path inside --workdir, e.g. pretrain/config.json) is the default config if present."""
     parser = argparse.ArgumentParser(
         description=description,
-        epilog="Override any config key with --config.<key>=<value>, e.g. --config.pretrain.epochs=5, or "
-        "--config.pretrain.learning_rate='(0.01,0.003)' and --config.pretrain.activation='(relu,tanh)' for "
-        "per-layer values.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Override any config key with --config.<key>=<value>, e.g. --config.pretrain.epochs=5, or\n"
+        "--config.pretrain.learning_rate='(0.01,0.003)' and --config.pretrain.activation='(relu,tanh)' for\n"
+        "per-layer values. Config keys and their defaults (a config file may change the defaults):\n"
+        + config_help(),
     )
     parser.add_argument("--config", default=None, help="Python file with get_config() (default: digits)")
     parser.add_argument("--workdir", default=None, help="output folder (default: runs/<config name>)")
@@ -50,12 +74,15 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
 
 
 def run_main(main):
-    """Run `main()`; report user errors in one sentence on stderr and exit 2."""
+    """Run `main()`; report user errors in one sentence on stderr and exit 2; on Ctrl-C say how to resume and
+    exit 130, with no traceback (checkpoint saves hold the interrupt back until they are complete)."""
     try:
         main()
     except StackaeError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the exit
+        logging.getLogger("absl").disabled = True  # orbax's helper threads complain while the interpreter exits
         print("interrupted; re-run the same command to resume from the last checkpoint.", file=sys.stderr)
         sys.exit(130)

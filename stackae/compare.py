@@ -3,7 +3,7 @@
 import pathlib
 
 from stackae.checkpoints import write_json
-from stackae.finetune import finetune
+from stackae.finetune import finetune_run
 from stackae.pretrain import pretrain
 from stackae.stats import mean_interval
 
@@ -11,7 +11,7 @@ from stackae.stats import mean_interval
 def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     """Run the greedy pretraining, then fine-tune the pretrained stack and a randomly initialised one."""
     pretrain(cfg, workdir, overwrite=overwrite, log=log)
-    results = {init: finetune(cfg, workdir, init=init, overwrite=overwrite, log=log)
+    results = {init: finetune_run(cfg, workdir, init=init, overwrite=overwrite, log=log)
                for init in ("pretrained", "random")}
     summary = {init: {k: r[k] for k in ("test_error", "test_error_ci95", "valid_error", "seeds", "labels_used")}
                for init, r in results.items()}

@@ -11,6 +11,7 @@ import ml_collections
 from stackae.activations import ACTIVATIONS
 from stackae.errors import ConfigError
 from stackae.inits import INITS
+from stackae.methods import RANDOM_INITS, parse_method
 from stackae.losses import RECONSTRUCTIONS
 from stackae.noise import NOISES
 from stackae.optim import SCHEDULES
@@ -67,8 +68,23 @@ def base_config() -> ml_collections.ConfigDict:
     f.batch_size = 32
     f.epochs = 100  # maximum; early stopping on validation error usually ends sooner
     f.patience = 15
-    f.random_init = "he"  # init of the random baseline
+    f.random_init = "he"  # init of the random baseline (glorot, he, orthogonal, lecun, small_gaussian)
     f.l2_weight = 0.0
+    f.dropout = 0.5  # dropout rate on hidden units, for methods with +dropout
+    f.clip_norm = 1.0  # global gradient-norm bound, for methods with +clip
+    f.bn_momentum = 0.9  # decay of batch norm's running statistics, for methods with +batch_norm
+
+    s = c.sweep = ml_collections.ConfigDict()
+    s.methods = ("glorot", "he", "orthogonal", "lsuv", "data_dependent", "he+batch_norm", "dae", "dae+batch_norm",
+                 "dae_linear_probe")  # see stackae.methods: init[+batch_norm][+dropout][+clip][+residual]
+    s.labels_per_class = (3, 10)  # label budgets, per class; 0 = every training label
+    s.seeds = 3  # seeds (seed, seed + 1, ...) per budget
+    s.seeds_all_labels = 3  # seeds for the all-labels budget
+    s.learning_rates = (0.01, 0.03, 0.1)  # fine-tuning grid; every method picks its rate on validation
+    s.steps = 300  # optimiser steps per fine-tuning run (one value, or one per budget)
+    s.eval_every = 25  # steps between validation evaluations, early stopping, best restore (or one per budget)
+    s.valid_per_class = 0  # labelled validation examples per class; 0 = as many as the budget, at least 10
+    s.batch_size = 32  # fine-tuning minibatch, capped at the labelled set's size (or one per budget)
     return c
 
 
@@ -118,7 +134,10 @@ def config_from_json(text: str) -> ml_collections.ConfigDict:
         raise ConfigError(f"a saved config.json is not valid JSON ({e}); delete it or fix it.") from e
     if not isinstance(data, dict):
         raise ConfigError("a saved config.json does not hold a config object; delete it or fix it.")
-    return ml_collections.ConfigDict(tuples(data))
+    cfg = base_config()  # keys added since the file was saved keep their defaults
+    with cfg.ignore_type():
+        cfg.update(ml_collections.ConfigDict(tuples(data)))
+    return cfg
 
 
 def canonical_json(cfg) -> str:
@@ -221,16 +240,46 @@ def validate(cfg):
             for v in value:
                 _check_type(key, v, default)
                 _check_value(key, leaf, v)
+        elif key.startswith("sweep."):
+            _check_sweep_key(key, leaf, value, default, cfg)
         elif key != "layers":
             _check_type(key, value, default)
             _check_value(key, leaf, value)
+
+
+PER_BUDGET_KEYS = ("steps", "eval_every", "batch_size")
+
+
+def _check_sweep_key(key, leaf, value, default, cfg):
+    if leaf in PER_BUDGET_KEYS:
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        n_budgets = len(cfg.sweep.labels_per_class)
+        _range(key, value, len(values) in (1, n_budgets), f"one value or {n_budgets} values (one per budget)")
+        for v in values:
+            _check_type(key, v, 0)
+            _range(key, v, v > 0, "> 0")
+        return
+    _check_type(key, value, default)
+    if isinstance(default, tuple):
+        _range(key, value, len(value) > 0, "a non-empty tuple (the grid has no values)")
+    if leaf == "methods":
+        for name in value:
+            parse_method(name)
+    elif leaf == "labels_per_class":
+        _range(key, value, all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value),
+               "a tuple of ints >= 0 (0 means all labels)")
+    elif leaf == "learning_rates":
+        _range(key, value, all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value),
+               "a tuple of numbers > 0")
+    else:
+        _check_value(key, leaf, value)
 
 
 def _check_value(key, leaf, v):
     checks = {
         "activation": lambda: _choice(key, v, ACTIVATIONS),
         "init": lambda: _choice(key, v, INITS),
-        "random_init": lambda: _choice(key, v, INITS),
+        "random_init": lambda: _choice(key, v, RANDOM_INITS),
         "reconstruction": lambda: _choice(key, v, ("auto", *RECONSTRUCTIONS)),
         "noise": lambda: _choice(key, v, NOISES),
         "optimizer": lambda: _choice(key, v, OPTIMIZERS),
@@ -253,6 +302,12 @@ def _check_value(key, leaf, v):
         "l1_weight": lambda: _range(key, v, v >= 0, ">= 0"),
         "l2_weight": lambda: _range(key, v, v >= 0, ">= 0"),
         "dataset": lambda: _range(key, v, bool(v.strip()), "a dataset name such as digits or mnist"),
+        "dropout": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
+        "clip_norm": lambda: _range(key, v, v > 0, "> 0"),
+        "bn_momentum": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
+        "eval_every": lambda: _range(key, v, v > 0, "> 0"),
+        "seeds_all_labels": lambda: _range(key, v, v > 0, "> 0"),
+        "valid_per_class": lambda: _range(key, v, v >= 0, ">= 0 (0 means as many as the budget, at least 10)"),
     }
     if leaf in checks:
         checks[leaf]()

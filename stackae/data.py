@@ -1,12 +1,20 @@
 """Datasets as float32 arrays in [0, 1], flattened: embedded digits, any TFDS image-classification name,
-or TFDS prepared offline from manually provided files; deterministic splits and labelled subsets."""
+or TFDS prepared offline from manually provided files (checked against TFDS's official checksums first, never
+supplemented from the network, each dataset extracted apart from every other); deterministic splits and
+labelled subsets."""
 
+import contextlib
 import dataclasses
+import io
+import os
 import pathlib
+import shutil
+import uuid
 
 import numpy as np
 
-from stackae.errors import ConfigError, DataError
+from stackae.errors import ConfigError, DataError, StackaeError
+from stackae.provenance import check_sources, file_sha256, official_files, write_sources
 
 SPLIT_SEED = 20100101  # fixed: the validation/test carve never depends on the model seed
 
@@ -23,6 +31,7 @@ class Dataset:
     test_x: np.ndarray
     test_y: np.ndarray
     n_classes: int
+    version: str = ""  # the TFDS dataset version it was prepared as; empty for embedded data
 
     @property
     def n_features(self) -> int:
@@ -54,8 +63,14 @@ def load_digits(test_fraction: float):
     return (train_x, train_y), (test_x, test_y), 10
 
 
-def load_tfds(name: str, data_dir: str = "", manual_dir: str = "", download_retries: int = 10):
+def load_tfds(name: str, data_dir: str = "", manual_dir: str = "", download_retries: int = 10, log=print):
     """A TFDS image-classification dataset as ((train_x, train_y), (test_x, test_y), n_classes)."""
+    train, test, n_classes, _ = _load_tfds(name, data_dir, manual_dir, download_retries, log)
+    return train, test, n_classes
+
+
+def _load_tfds(name, data_dir, manual_dir, download_retries, log):
+    """load_tfds plus the dataset's TFDS version; prepares it once (verifying a manual_dir first)."""
     import tensorflow_datasets as tfds
 
     kwargs = {"data_dir": data_dir or None}
@@ -68,21 +83,41 @@ def load_tfds(name: str, data_dir: str = "", manual_dir: str = "", download_retr
         ) from e
     if manual_dir and not pathlib.Path(manual_dir).is_dir():
         raise DataError(f"manual_dir {manual_dir} is not a folder; point it at the dataset's original files.")
-    if not _is_prepared(builder):
-        _prepare(builder, name, manual_dir, download_retries)
-    image_key, label_key = _feature_keys(builder, name)
-    n_classes = builder.info.features[label_key].num_classes
-    splits = []
-    for split in ("train", "test"):
-        try:
-            source = tfds.data_source(name, split=split, **kwargs)
-        except (KeyError, ValueError) as e:
-            raise DataError(f"dataset '{name}' has no '{split}' split; stackae needs train and test splits.") from e
-        items = _read_all(source)
-        images = np.stack([item[image_key] for item in items])
-        labels = np.asarray([item[label_key] for item in items], dtype=np.int32)
-        splits.append((_flatten_unit(images), labels))
-    return splits[0], splits[1], n_classes
+    with _quiet_tfds():
+        if _is_prepared(builder):
+            check_sources(builder, name)
+        else:
+            verified = check_manual_dir(builder, name, manual_dir) if manual_dir else {}
+            _prepare(builder, name, manual_dir, download_retries, verified, log)
+        image_key, label_key = _feature_keys(builder, name)
+        n_classes = builder.info.features[label_key].num_classes
+        splits = []
+        for split in ("train", "test"):
+            try:
+                source = tfds.data_source(name, split=split, **kwargs)
+            except (KeyError, ValueError) as e:
+                raise DataError(f"dataset '{name}' has no '{split}' split; stackae needs train and test splits.") from e
+            items = _read_all(source)
+            images = np.stack([item[image_key] for item in items])
+            labels = np.asarray([item[label_key] for item in items], dtype=np.int32)
+            splits.append((_flatten_unit(images), labels))
+    return splits[0], splits[1], n_classes, str(builder.version)
+
+
+@contextlib.contextmanager
+def _quiet_tfds():
+    """No TFDS progress bars, absl warnings (e.g. 'OpenCV is not installed') or TensorFlow C++ start-up logs."""
+    import tensorflow_datasets as tfds
+    from absl import logging as absl_logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # read when TensorFlow is first imported (to prepare)
+    tfds.disable_progress_bar()
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
 
 
 def _read_all(source):
@@ -97,14 +132,58 @@ def _is_prepared(builder) -> bool:
     return pathlib.Path(builder.data_dir).joinpath("dataset_info.json").exists()
 
 
-def _prepare(builder, name, manual_dir, download_retries):
+def check_manual_dir(builder, name: str, manual_dir: str) -> dict:
+    """Check, before preparing, that `manual_dir` holds every original file TFDS registers for `name` and that
+    each has the official sha256; returns {file name: {"sha256", "size"}} of the verified files.
+
+    The expected names come from the builder's TFDS checksums file. Where TFDS records none (the builder reads
+    its manual_dir itself), only an empty folder is refused here, and a download the builder then asks for is
+    refused while preparing (see `_prepare`). A builder with several configs may need only some of its
+    registered files, so there a missing file is refused only when none is present."""
+    folder = pathlib.Path(manual_dir)
+    expected = official_files(builder)
+    if not expected:
+        if not any(folder.iterdir()):
+            raise DataError(f"manual_dir {manual_dir} is empty; put the original files of '{name}' there "
+                            "(TFDS registers no file names for it; see its catalogue page).")
+        return {}
+    present = {f: info for f, info in expected.items() if (folder / f).is_file()}
+    missing = sorted(set(expected) - set(present))
+    if missing and (not present or not builder.BUILDER_CONFIGS):
+        raise DataError(f"manual_dir {manual_dir} lacks {', '.join(missing)}; '{name}' is prepared offline from "
+                        f"its original files {', '.join(sorted(expected))}, so put them there under these names.")
+    verified = {}
+    for file_name, info in sorted(present.items()):
+        found = file_sha256(folder / file_name)
+        if found != info.checksum:
+            raise DataError(f"{folder / file_name} is not the official {file_name} of '{name}' (expected sha256 "
+                            f"{info.checksum}, found {found}); replace it with the original file.")
+        verified[file_name] = {"sha256": found, "size": (folder / file_name).stat().st_size}
+    return verified
+
+
+def _prepare(builder, name, manual_dir, download_retries, verified, log):
+    """Prepare `builder` once, quietly. Archives are extracted into a fresh folder under
+    <data_dir>/downloads/<name>/<version>/, removed afterwards: TFDS's shared <data_dir>/downloads/extracted/ is
+    keyed by file name alone, so mnist prepared after fashion_mnist used to read Fashion's extracted files.
+    Downloads stay in TFDS's cache (<data_dir>/downloads/<name>/, named by URL and checksum). With a manual_dir
+    nothing is downloaded. The checksums of the files read are recorded beside the prepared data."""
     import tensorflow_datasets as tfds
     from tensorflow_datasets.core.download import downloader
 
     downloader.MAX_RETRIES = download_retries  # TFDS reads this when it opens its HTTP session
-    config = tfds.download.DownloadConfig(manual_dir=manual_dir or None)
+    downloads = pathlib.Path(builder.data_dir_root) / "downloads"  # TFDS's default download_dir
+    extract_dir = downloads / builder.info.full_name / f"extracted.{uuid.uuid4().hex}"  # made by TFDS if it prepares
+    config = tfds.download.DownloadConfig(manual_dir=manual_dir or None, extract_dir=str(extract_dir),
+                                          try_download_gcs=False)
+    managers = []
+    watched = _watch_downloads(builder, name, manual_dir, managers)
+    log(f"preparing {name} from {manual_dir or 'its download URLs'} into {builder.data_dir} (once)")
     try:
-        builder.download_and_prepare(download_config=config)
+        with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its own banners
+            builder.download_and_prepare(download_config=config)
+    except StackaeError:
+        raise
     except ImportError as e:
         raise DataError(
             f"preparing TFDS dataset '{name}' needs TensorFlow; run `pip install -e .[prepare]` once, then retry."
@@ -113,6 +192,55 @@ def _prepare(builder, name, manual_dir, download_retries):
         hint = (f"check that {manual_dir} holds the original files of '{name}'" if manual_dir else
                 "pass --config.manual_dir=DIR pointing at the dataset's original files to prepare it offline")
         raise DataError(f"could not download or prepare TFDS dataset '{name}' ({type(e).__name__}); {hint}.") from e
+    finally:
+        shutil.rmtree(extract_dir, ignore_errors=True)
+        _remove_empty(extract_dir.parent, up_to=downloads)
+    if managers or (not watched and verified):  # no manager: nothing was read (e.g. tfds.testing.mock_data)
+        write_sources(builder.data_dir, builder.info.full_name, manual_dir, _used_files(managers, verified))
+
+
+def _remove_empty(folder: pathlib.Path, up_to: pathlib.Path):
+    """Remove `folder` and its parents up to and including `up_to` while they are empty."""
+    while folder == up_to or up_to in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _watch_downloads(builder, name, manual_dir, managers):
+    """Keep the builder's download manager (to record what it read) and, with a manual_dir, make any download
+    it would start fail at once with the missing file named, before a temporary download folder is made;
+    returns False where this TFDS version offers no hook for that."""
+    make = getattr(builder, "_make_download_manager", None)
+    if make is None:  # another TFDS version: the manual_dir check above is then the only guard
+        return False
+
+    def refuse(resource):
+        file_name = resource.url.rstrip("/").rsplit("/", 1)[-1]
+        raise DataError(f"'{name}' needs {file_name} ({resource.url}), which is not in manual_dir {manual_dir}; "
+                        "put it there (stackae never downloads when a manual_dir is given).")
+
+    def make_and_watch(*args, **kwargs):
+        manager = make(*args, **kwargs)
+        if manual_dir:
+            manager._download = refuse
+        managers.append(manager)
+        return manager
+
+    builder._make_download_manager = make_and_watch
+    return True
+
+
+def _used_files(managers, verified) -> dict:
+    """{file name: {"sha256", "size", "url"}} of what the download managers read, else the verified files."""
+    files = {}
+    for manager in managers:
+        for url, info in getattr(manager, "_recorded_url_infos", {}).items():
+            file_name = getattr(info, "filename", None) or url.rstrip("/").rsplit("/", 1)[-1]
+            files[file_name] = {"sha256": info.checksum, "size": int(info.size), "url": url}
+    return files or verified
 
 
 def _feature_keys(builder, name):
@@ -139,20 +267,22 @@ def check_arrays(name: str, x: np.ndarray, y: np.ndarray, n_classes: int, unit_r
         )
 
 
-def load_dataset(cfg, unit_range: bool = True) -> Dataset:
-    """The dataset named in `cfg`, validated, with a deterministic validation split carved from train."""
+def load_dataset(cfg, unit_range: bool = True, log=print) -> Dataset:
+    """The dataset named in `cfg`, validated, with a deterministic validation split carved from train; `log`
+    gets the one line said when a TFDS dataset is prepared."""
+    version = ""
     if cfg.dataset == "digits":
         (train_x, train_y), (test_x, test_y), n_classes = load_digits(cfg.test_fraction)
     else:
-        (train_x, train_y), (test_x, test_y), n_classes = load_tfds(
-            cfg.dataset, cfg.data_dir, cfg.manual_dir, cfg.download_retries)
+        (train_x, train_y), (test_x, test_y), n_classes, version = _load_tfds(
+            cfg.dataset, cfg.data_dir, cfg.manual_dir, cfg.download_retries, log)
     train_x, train_y, valid_x, valid_y = carve(train_x, train_y, cfg.valid_fraction)
     for x, y in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)):
         check_arrays(cfg.dataset, x, y, n_classes, unit_range)
-    return Dataset(cfg.dataset, train_x, train_y, valid_x, valid_y, test_x, test_y, n_classes)
+    return Dataset(cfg.dataset, train_x, train_y, valid_x, valid_y, test_x, test_y, n_classes, version)
 
 
-def labelled_subset(x, y, per_class: int, n_classes: int, seed: int):
+def labelled_subset(x, y, per_class: int, n_classes: int, seed: int, what: str = "training"):
     """A balanced, seeded subset of `per_class` examples of each class (all examples if per_class is 0)."""
     if per_class == 0:
         return x, y
@@ -162,7 +292,8 @@ def labelled_subset(x, y, per_class: int, n_classes: int, seed: int):
         idx = np.flatnonzero(y == c)
         if len(idx) < per_class:
             raise ConfigError(
-                f"labels_per_class={per_class} but class {c} has only {len(idx)} training examples; lower it."
+                f"{per_class} labelled examples per class were asked for but class {c} has only {len(idx)} {what} "
+                "examples; lower labels_per_class (or the sweep's budget / valid_per_class)."
             )
         picks.append(rng.choice(idx, per_class, replace=False))
     idx = np.sort(np.concatenate(picks))

@@ -34,14 +34,16 @@ def replicate(tree, mesh: Mesh | None):
     return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
-def init_train_state(params, optimizer: optax.GradientTransformation) -> dict:
-    """A plain train state for one seed: parameters, optimiser state and run flags."""
-    return {
+def init_train_state(params, optimizer: optax.GradientTransformation, extra=None) -> dict:
+    """A plain train state for one seed: parameters, optimiser state and run flags; `extra` holds model state
+    that is not trained by gradient (e.g. batch-norm running statistics)."""
+    state = {
         "params": params,
         "opt": optimizer.init(params),
         "active": jnp.array(True),
         "diverged": jnp.array(False),
     }
+    return state if extra is None else dict(state, extra=extra)
 
 
 def seed_keys(seed: int, n_seeds: int):
@@ -53,6 +55,26 @@ def _select(ok, new, old):
     return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
 
 
+def round_indices(key, round_index, n: int, batch_size: int, steps: int | None):
+    """Minibatch indices of one round: a whole epoch (steps None) or `steps` consecutive steps of the stream of
+    epochs, each epoch a fresh permutation; returns (indices [steps, batch], index of the round's first step,
+    key for the steps)."""
+    n_batches = n // batch_size
+    if steps is None:
+        perm_key, step_key = jax.random.split(jax.random.fold_in(key, round_index))
+        idx = jax.random.permutation(perm_key, n)[: n_batches * batch_size].reshape(n_batches, batch_size)
+        return idx, 0, step_key
+    first = round_index * steps
+    n_epochs = -(-steps // n_batches) + 1  # epochs a round can touch
+
+    def epoch_order(e):
+        return jax.random.permutation(jax.random.split(jax.random.fold_in(key, e))[0], n)[: n_batches * batch_size]
+
+    flat = jax.vmap(epoch_order)(first // n_batches + jnp.arange(n_epochs)).reshape(-1)
+    idx = jax.lax.dynamic_slice(flat, ((first % n_batches) * batch_size,), (steps * batch_size,))
+    return idx.reshape(steps, batch_size), first, jax.random.fold_in(key, 0x7FFFFFFF)
+
+
 def make_epoch(
     loss_fn: Callable,
     optimizer: optax.GradientTransformation,
@@ -61,13 +83,18 @@ def make_epoch(
     after_epoch: Callable | None = None,
     data_axes: tuple = (None, None),
     mesh: Mesh | None = None,
+    steps_per_round: int | None = None,
 ):
     """Compile one epoch for S seeds: `epoch(states, train, held_out, keys, epoch_index) -> (states, metrics)`.
 
     loss_fn(params, batch, key) -> (loss, metrics); eval_fn(params, held_out) -> metrics (prefixed
     "valid_"); after_epoch(state, metrics, epoch_index) -> state (e.g. early stopping). `train` and
     `held_out` are pytrees of arrays whose leading axis is examples; data_axes says, for each, whether a
-    leading seed axis comes first (0) or all seeds share it (None).
+    leading seed axis comes first (0) or all seeds share it (None). A state holding "extra" (model state not
+    trained by gradient) calls loss_fn(params, batch, key, extra) -> (loss, (metrics, extra)) and
+    eval_fn(params, held_out, extra). With `steps_per_round`, one call runs that many optimiser steps of the
+    stream of epochs (round `epoch_index`) instead of one whole epoch: small labelled sets get evaluated on a
+    step cadence.
     """
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -78,20 +105,23 @@ def make_epoch(
 
     def one_seed(state, train, held_out, key, epoch_index):
         n = jax.tree.leaves(train)[0].shape[0]
-        n_batches = n // batch_size
-        epoch_key = jax.random.fold_in(key, epoch_index)
-        perm_key, step_key = jax.random.split(epoch_key)
-        idx = jax.random.permutation(perm_key, n)[: n_batches * batch_size].reshape(n_batches, batch_size)
+        idx, first, step_key = round_indices(key, epoch_index, n, batch_size, steps_per_round)
+        stateful = "extra" in state
 
         def step(carry, xs):
-            params, opt = carry
+            params, opt, extra = carry
             i, idx_b = xs
             batch = constrain(jax.tree.map(lambda a: a[idx_b], train))
-            (loss, metrics), grads = grad_fn(params, batch, jax.random.fold_in(step_key, i))
+            step_rng = jax.random.fold_in(step_key, first + i)
+            if stateful:
+                (loss, (metrics, extra)), grads = grad_fn(params, batch, step_rng, extra)
+            else:
+                (loss, metrics), grads = grad_fn(params, batch, step_rng)
             updates, opt = optimizer.update(grads, opt, params)
-            return (optax.apply_updates(params, updates), opt), dict(metrics, loss=loss)
+            return (optax.apply_updates(params, updates), opt, extra), dict(metrics, loss=loss)
 
-        (params, opt), metrics = jax.lax.scan(step, (state["params"], state["opt"]), (jnp.arange(n_batches), idx))
+        carry = (state["params"], state["opt"], state.get("extra"))
+        (params, opt, extra), metrics = jax.lax.scan(step, carry, (jnp.arange(idx.shape[0]), idx))
         metrics = jax.tree.map(jnp.mean, metrics)
         finite = jnp.isfinite(metrics["loss"])
         ok = state["active"] & finite
@@ -102,8 +132,11 @@ def make_epoch(
             diverged=state["diverged"] | (state["active"] & ~finite),
             active=ok,
         )
+        if stateful:
+            new["extra"] = _select(ok, extra, state["extra"])
         if eval_fn is not None:
-            metrics.update({f"valid_{k}": v for k, v in eval_fn(new["params"], held_out).items()})
+            held = eval_fn(new["params"], held_out, new["extra"]) if stateful else eval_fn(new["params"], held_out)
+            metrics.update({f"valid_{k}": v for k, v in held.items()})
         if after_epoch is not None:
             new = after_epoch(new, metrics, epoch_index)
         return new, metrics

@@ -1,7 +1,14 @@
-"""Supervised fine-tuning of the stacked encoders under a softmax head, from the pretrained stack or from a
-random init, with early stopping on validation error and best-epoch restore; all seeds at once."""
+"""Supervised fine-tuning of a stacked classifier from any initialisation method, with early stopping on a
+validation set and best-evaluation restore; every seed and every learning rate of a grid in one program.
 
+`finetune(cfg, data, init, ...)` works on arrays and returns a `FinetuneRun`; `finetune_run(cfg, workdir, ...)`
+wraps it with the workdir layer (resume, refusal of mismatched runs, results.json).
+"""
+
+import dataclasses
+import hashlib
 import pathlib
+import time
 
 import jax
 import jax.numpy as jnp
@@ -11,23 +18,276 @@ from flax import nnx
 from stackae.checkpoints import ResumeCheckpoints, save_tree, write_json
 from stackae.config import activations_of, config_from_json
 from stackae.data import labelled_subset, load_dataset
-from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
-from stackae.errors import CheckpointError
+from stackae.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
+from stackae.errors import CheckpointError, ConfigError
+from stackae.inits import INITS
 from stackae.losses import classification_error, softmax_cross_entropy, weight_penalty
+from stackae.methods import Method, initialise_hidden, parse_method
 from stackae.models import StackedClassifier
 from stackae.optim import make_optimizer
-from stackae.pretrain import load_pretrained_encoders
+from stackae.pretrain import Stack, load_stack
+from stackae.provenance import data_fingerprint
 from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
 from stackae.stats import mean_interval
 
-INITS = ("pretrained", "random")
-ARCHITECTURE_KEYS = ("dataset", "layers", "seed", "seeds")
+INIT_BATCH = 1000  # unlabelled training examples seen by the data-driven inits (LSUV, data-dependent)
+VALID_SEED_OFFSET = 7919  # the validation subset of seed s is drawn with seed s + this offset
 
 
-def classifier(cfg, n_features: int, n_classes: int, key) -> StackedClassifier:
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one fine-tuning run trains: seeds, label budget, validation set, learning-rate grid, step budget.
+
+    labels_per_class 0 = every training label; valid_per_class None = the whole validation split;
+    steps None = `finetune.epochs` whole epochs, evaluated after each; otherwise `steps` optimiser steps,
+    evaluated every `eval_every` steps.
+    """
+
+    seeds: tuple[int, ...]
+    labels_per_class: int = 0
+    valid_per_class: int | None = None
+    learning_rates: tuple[float, ...] = (0.05,)
+    steps: int | None = None
+    eval_every: int = 0
+    batch_size: int = 32
+
+
+def plan_from_config(cfg) -> Plan:
+    """The plan of a plain run: the config's seeds, labels and learning rate, epochs, the whole validation split."""
+    return Plan(tuple(cfg.seed + s for s in range(cfg.seeds)), cfg.labels_per_class, None,
+                (cfg.finetune.learning_rate,), None, 0, cfg.finetune.batch_size)
+
+
+@dataclasses.dataclass
+class FinetuneRun:
+    """The outcome of `finetune`: one row per member (seed x learning rate) and the best parameters, stacked
+    over members in the same order."""
+
+    method: str
+    rows: list[dict]
+    graphdef: object
+    params: object
+    extra: object
+    history: list[dict]
+    seconds: float
+    labels_used: int
+    valid_used: int
+
+    def predict(self, x_nd, member: int = 0) -> np.ndarray:
+        """Class predictions of member `member` for `x_nd` (evaluation mode: running batch-norm statistics)."""
+        return np.asarray(jnp.argmax(self.logits(x_nd, member), axis=-1))
+
+    def logits(self, x_nd, member: int = 0):
+        take = lambda tree: jax.tree.map(lambda a: a[member], tree)  # noqa: E731
+        model = _merge(self.graphdef, take(self.params), None if self.extra is None else take(self.extra))
+        return model(jnp.asarray(x_nd))
+
+
+def classifier(cfg, n_features: int, n_classes: int, key, method: Method | None = None) -> StackedClassifier:
+    """The config's network for `method` (random kernels of the method's scheme, else He; its remedies on)."""
+    method = method or parse_method(cfg.finetune.random_init)
+    f = cfg.finetune
     return StackedClassifier((n_features, *cfg.layers), n_classes, activation_names=activations_of(cfg),
-                             init=cfg.finetune.random_init, rngs=nnx.Rngs(key))
+                             init=method.init if method.init in INITS else "he", batch_norm=method.batch_norm,
+                             dropout=f.dropout if method.dropout else 0.0, residual=method.residual,
+                             bn_momentum=f.bn_momentum, rngs=nnx.Rngs(key))
 
+
+def _merge(graphdef, params, extra):
+    """The model from its state; the variables are rebuilt here so batch norm may update them under this trace."""
+    fresh = lambda tree: jax.tree.map(lambda a: a, tree)  # noqa: E731
+    return nnx.merge(graphdef, fresh(params)) if extra is None else nnx.merge(graphdef, fresh(params), fresh(extra))
+
+
+def classifier_loss(graphdef, l2_weight: float, stateful: bool):
+    """Softmax cross-entropy (+ L2 on kernels) and validation error/loss for one member. `stateful`: the model
+    carries batch-norm statistics, updated in training and read at evaluation."""
+
+    def loss_fn(params, batch, key, extra=None):
+        model = _merge(graphdef, params, extra)
+        logits = model(batch["x"], train=True, key=key)
+        loss = softmax_cross_entropy(logits, batch["y"])
+        kernels = [p for path, p in jax.tree.leaves_with_path(params) if "kernel" in jax.tree_util.keystr(path)]
+        loss += weight_penalty(kernels, 0.0, l2_weight)
+        metrics = {"error": classification_error(logits, batch["y"])}
+        return (loss, (metrics, nnx.state(model, nnx.BatchStat))) if stateful else (loss, metrics)
+
+    def eval_fn(params, held_out, extra=None):
+        logits = _merge(graphdef, params, extra)(held_out["x"])
+        return {"error": classification_error(logits, held_out["y"]),
+                "loss": softmax_cross_entropy(logits, held_out["y"])}
+
+    return loss_fn, eval_fn
+
+
+def early_stopping(patience: int):
+    """after_epoch hook: keep the best parameters by validation error; stop a member after `patience` bad
+    evaluations."""
+
+    def after_epoch(state, metrics, epoch_index):
+        improved = state["active"] & (metrics["valid_error"] < state["best_error"])
+        keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(improved, a, b), new, old)  # noqa: E731
+        bad = jnp.where(improved, 0, state["bad_epochs"] + state["active"].astype(jnp.int32))
+        out = dict(
+            state,
+            best_params=keep(state["params"], state["best_params"]),
+            best_error=jnp.where(improved, metrics["valid_error"], state["best_error"]),
+            best_epoch=jnp.where(improved, epoch_index, state["best_epoch"]),
+            bad_epochs=bad,
+            active=state["active"] & (bad < patience),
+            epochs_run=state["epochs_run"] + state["active"].astype(jnp.int32),
+        )
+        if "extra" in state:
+            out["best_extra"] = keep(state["extra"], state["best_extra"])
+        return out
+
+    return after_epoch
+
+
+def finetune_state(params, optimizer, extra=None):
+    state = dict(init_train_state(params, optimizer, extra), best_params=jax.tree.map(jnp.copy, params),
+                 best_error=jnp.array(jnp.inf, jnp.float32), best_epoch=jnp.array(-1, jnp.int32),
+                 bad_epochs=jnp.array(0, jnp.int32), epochs_run=jnp.array(0, jnp.int32))  # dtypes: compile once
+    return state if extra is None else dict(state, best_extra=jax.tree.map(jnp.copy, extra))
+
+
+def _member_params(cfg, data, method: Method, stack: Stack | None, seeds):
+    """Initial parameters per seed: the method's hidden layers over a head that depends on the seed only."""
+    keys = jax.vmap(lambda key: jax.random.fold_in(key, 1000))(seed_keys(seeds[0], len(seeds)))
+    graphdef, params, extras, head_hashes = None, [], [], []
+    for i, seed in enumerate(seeds):
+        hidden_key, head_key, data_key = jax.random.split(keys[i], 3)
+        model = classifier(cfg, data.n_features, data.n_classes, hidden_key, method)
+        pick = np.random.default_rng(seed).choice(len(data.train_x), min(INIT_BATCH, len(data.train_x)), False)
+        stack_index = None
+        if stack is not None:
+            if seed not in stack.seeds:
+                raise ConfigError(f"the pretrained stack holds seeds {stack.seeds} but seed {seed} was asked for; "
+                                  "pretrain with at least as many seeds.")
+            stack_index = stack.seeds.index(seed)
+        initialise_hidden(method, model, jnp.asarray(data.train_x[np.sort(pick)]), data_key, stack, stack_index)
+        model.head.kernel[...] = INITS["glorot"](head_key, model.head.kernel.shape)
+        head_hashes.append(array_hash(model.head.kernel[...]))
+        graphdef, p, *rest = nnx.split(model, nnx.Param, nnx.BatchStat) if method.batch_norm else \
+            (*nnx.split(model, nnx.Param),)
+        params.append(p)
+        extras.append(rest[0] if rest else None)
+    stack_trees = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)  # noqa: E731
+    return graphdef, stack_trees(params), (stack_trees(extras) if method.batch_norm else None), head_hashes
+
+
+def array_hash(*arrays) -> str:
+    """A short sha256 of arrays' bytes: equal hashes mean equal inputs (the sweep's pairing evidence)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
+    return h.hexdigest()[:12]
+
+
+def _subsets(data, plan: Plan):
+    """Per seed: the labelled training subset and the validation subset (the same for every method)."""
+    train, valid = [], []
+    for s in plan.seeds:
+        train.append(labelled_subset(data.train_x, data.train_y, plan.labels_per_class, data.n_classes, s))
+        if plan.valid_per_class is None:
+            valid.append((data.valid_x, data.valid_y))
+        else:
+            valid.append(labelled_subset(data.valid_x, data.valid_y, plan.valid_per_class, data.n_classes,
+                                         s + VALID_SEED_OFFSET, what="validation"))
+    return train, valid
+
+
+def _member_data(pairs, n_rates: int, shared: bool):
+    """Arrays for every member (seed-major, then learning rate): one shared copy, or stacked per member."""
+    if shared:
+        return {"x": jnp.asarray(pairs[0][0]), "y": jnp.asarray(pairs[0][1])}, None
+    return {"x": jnp.asarray(np.repeat(np.stack([x for x, _ in pairs]), n_rates, axis=0)),
+            "y": jnp.asarray(np.repeat(np.stack([y for _, y in pairs]), n_rates, axis=0))}, 0
+
+
+def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | None = None, resume=None,
+             log=print, desc: str | None = None) -> FinetuneRun:
+    """Fine-tune the config's network from `init` (a method name such as "he", "lsuv", "dae+batch_norm", or a
+    pretrained Stack) on `data`, for every seed and learning rate of `plan` (default: the config's); nothing is
+    written unless a `resume` checkpointer is given."""
+    if isinstance(init, Stack):
+        init, stack = "dae", init
+    method = parse_method(init)
+    if method.pretrained and stack is None:
+        raise ConfigError(f"method '{method.name}' fine-tunes a pretrained stack; pass stack=pretrain_stack(...).")
+    plan = plan or plan_from_config(cfg)
+    f = cfg.finetune
+    mesh = device_mesh()
+    train_pairs, valid_pairs = _subsets(data, plan)
+    n_labels = len(train_pairs[0][0])
+    batch_size = min(plan.batch_size, n_labels)
+    check_batches(n_labels, batch_size, "the labelled fine-tuning set", mesh)
+    rates = tuple(plan.learning_rates)
+    train, train_axis = _member_data(train_pairs, len(rates), shared=plan.labels_per_class == 0)
+    valid, valid_axis = _member_data(valid_pairs, len(rates), shared=plan.valid_per_class is None)
+    train, valid = replicate(train, mesh), replicate(valid, mesh)
+
+    graphdef, params, extra, head_hashes = _member_params(cfg, data, method, stack, plan.seeds)
+    subset_hashes = [array_hash(*t, *v) for t, v in zip(train_pairs, valid_pairs)]
+    repeat = lambda tree: jax.tree.map(lambda a: jnp.repeat(a, len(rates), axis=0), tree)  # noqa: E731
+    params, extra = repeat(params), (None if extra is None else repeat(extra))
+    member_rates = jnp.asarray(np.tile(rates, len(plan.seeds)), jnp.float32)
+    steps_per_epoch = n_labels // batch_size
+    rounds = f.epochs if plan.steps is None else -(-plan.steps // plan.eval_every)
+    total_steps = f.epochs * steps_per_epoch if plan.steps is None else rounds * plan.eval_every
+    frozen = (lambda path: not path.startswith("['head']")) if method.frozen_encoders else None
+    make = lambda rate: make_optimizer(f.optimizer, rate, f.momentum, f.schedule, total_steps,  # noqa: E731
+                                       f.clip_norm if method.clip else 0.0, frozen)
+    states = jax.vmap(lambda p, r, e: finetune_state(p, make(r), e))(params, member_rates, extra)
+    train_keys = repeat(jax.vmap(lambda key: jax.random.fold_in(key, 2000))(seed_keys(plan.seeds[0],
+                                                                                       len(plan.seeds))))
+    start, history = 0, []
+    position = resume.latest_position() if resume is not None else None
+    if position:
+        states = resume.restore_state(position["step"], states)
+        start, history = position["epoch"], position["history"]
+        log(f"resuming {desc or method.name} at evaluation {start + 1}")
+    states = replicate(states, mesh)
+    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None)
+    epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience),
+                          data_axes=(train_axis, valid_axis), mesh=mesh,
+                          steps_per_round=None if plan.steps is None else plan.eval_every)
+    log(f"fine-tuning {method.name} on {data.name}: {n_labels} labelled examples and {len(valid_pairs[0][0])} "
+        f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)")
+    where = desc or f"finetune-{method.name}"
+    epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds), history)
+    t0 = time.perf_counter()
+    states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
+                          epochs=rounds, every=cfg.checkpoint_every, step0=0, position={}, where=where,
+                          learning_rate=rates if len(rates) > 1 else rates[0], rate_key="finetune.learning_rate",
+                          seed=plan.seeds[0], log=log)
+    test = replicate({"x": jnp.asarray(data.test_x), "y": jnp.asarray(data.test_y)}, mesh)
+    best_extra = states.get("best_extra")
+    if best_extra is None:
+        test_metrics = jax.jit(jax.vmap(eval_fn, in_axes=(0, None)))(states["best_params"], test)
+    else:
+        test_metrics = jax.jit(jax.vmap(eval_fn, in_axes=(0, None, 0)))(states["best_params"], test, best_extra)
+    host = jax.device_get({k: states[k] for k in ("best_error", "best_epoch", "epochs_run", "diverged")})
+    test_error = np.asarray(test_metrics["error"], dtype=np.float64)
+    every = steps_per_epoch if plan.steps is None else plan.eval_every
+    rows = [{"seed": int(seed), "learning_rate": float(rate), "valid_error": float(host["best_error"][m]),
+             "test_error": float(test_error[m]), "best_eval": int(host["best_epoch"][m]) + 1,
+             "evals": int(host["epochs_run"][m]), "best_step": (int(host["best_epoch"][m]) + 1) * every,
+             "steps": int(host["epochs_run"][m]) * every, "diverged": bool(host["diverged"][m]),
+             "subset_hash": subset_hashes[m // len(rates)], "head_hash": head_hashes[m // len(rates)]}
+            for m, (seed, rate) in enumerate((s, r) for s in plan.seeds for r in rates)]
+    return FinetuneRun(method.name, rows, graphdef, states["best_params"], best_extra, epoch_log.history,
+                       time.perf_counter() - t0, n_labels, len(valid_pairs[0][0]))
+
+
+def _fmt(where, total):
+    def fmt(epoch, m, seconds):
+        return (f"{where} {epoch + 1}/{total}: train loss {np.nanmean(m['loss']):.4f} "
+                f"error {np.nanmean(m['error']):.4f}  valid error {np.nanmean(m['valid_error']):.4f}  {seconds:.1f}s")
+    return fmt
+
+
+# ---- the workdir layer: scripts/finetune.py ----
 
 def check_pretrained(cfg, workdir):
     """Refuse a missing, unfinished or architecturally different pretrained stack, in one sentence."""
@@ -38,7 +298,7 @@ def check_pretrained(cfg, workdir):
             "config first, or use --init random."
         )
     saved = config_from_json((out / "config.json").read_text())
-    for key in ARCHITECTURE_KEYS:
+    for key in ("dataset", "layers", "seed", "seeds"):
         if saved[key] != cfg[key]:
             raise CheckpointError(
                 f"the pretrained stack in {out} has {key}={saved[key]!r} but this config has {key}={cfg[key]!r}; "
@@ -51,134 +311,43 @@ def check_pretrained(cfg, workdir):
         )
 
 
-def classifier_loss(graphdef, l2_weight: float):
-    """Softmax cross-entropy (+ L2 on kernels) and validation error/loss for one seed."""
-
-    def loss_fn(params, batch, key):
-        del key
-        logits = nnx.merge(graphdef, params)(batch["x"])
-        loss = softmax_cross_entropy(logits, batch["y"])
-        kernels = [p for path, p in jax.tree.leaves_with_path(params) if "kernel" in jax.tree_util.keystr(path)]
-        loss += weight_penalty(kernels, 0.0, l2_weight)
-        return loss, {"error": classification_error(logits, batch["y"])}
-
-    def eval_fn(params, held_out):
-        logits = nnx.merge(graphdef, params)(held_out["x"])
-        return {"error": classification_error(logits, held_out["y"]),
-                "loss": softmax_cross_entropy(logits, held_out["y"])}
-
-    return loss_fn, eval_fn
+def results_of(run: FinetuneRun, data, cfg, init: str) -> dict:
+    """The results.json of a plain run (one learning rate): per seed and mean with a 95% interval."""
+    per_seed = [dict(r, best_epoch=r["best_eval"], epochs=r["evals"]) for r in run.rows]
+    ok = [r for r in per_seed if not r["diverged"]] or per_seed
+    test_summary = mean_interval([r["test_error"] for r in ok])
+    return {
+        "dataset": data.name, "init": init, "method": run.method, "labels_used": run.labels_used,
+        "valid_used": run.valid_used, "labels_per_class": cfg.labels_per_class, "seed": cfg.seed,
+        "seeds": [r["seed"] for r in run.rows], "data": data_fingerprint(data),
+        "valid_error": mean_interval([r["valid_error"] for r in ok])["mean"],
+        "test_error": test_summary["mean"], "test_error_ci95": test_summary["ci95"],
+        "best_epoch": per_seed[0]["best_epoch"], "epochs": max(r["epochs"] for r in per_seed),
+        "seconds": run.seconds, "per_seed": per_seed, "history": run.history,
+    }
 
 
-def early_stopping(patience: int):
-    """after_epoch hook: keep the best parameters by validation error; stop a seed after `patience` bad epochs."""
-
-    def after_epoch(state, metrics, epoch_index):
-        improved = state["active"] & (metrics["valid_error"] < state["best_error"])
-        bad = jnp.where(improved, 0, state["bad_epochs"] + state["active"].astype(jnp.int32))
-        return dict(
-            state,
-            best_params=jax.tree.map(lambda a, b: jnp.where(improved, a, b), state["params"], state["best_params"]),
-            best_error=jnp.where(improved, metrics["valid_error"], state["best_error"]),
-            best_epoch=jnp.where(improved, epoch_index, state["best_epoch"]),
-            bad_epochs=bad,
-            active=state["active"] & (bad < patience),
-            epochs_run=state["epochs_run"] + state["active"].astype(jnp.int32),
-        )
-
-    return after_epoch
-
-
-def finetune_state(params, optimizer):
-    return dict(init_train_state(params, optimizer), best_params=jax.tree.map(jnp.copy, params), best_error=jnp.array(jnp.inf, jnp.float32),
-                best_epoch=jnp.array(-1, jnp.int32), bad_epochs=jnp.array(0, jnp.int32),
-                epochs_run=jnp.array(0, jnp.int32))  # explicit dtypes: the epoch program compiles once
-
-
-def _fmt(init, total):
-    def fmt(epoch, m, seconds):
-        return (f"finetune-{init} epoch {epoch + 1}/{total}: train loss {np.nanmean(m['loss']):.4f} "
-                f"error {np.nanmean(m['error']):.4f}  valid error {np.nanmean(m['valid_error']):.4f}  {seconds:.1f}s")
-    return fmt
-
-
-def finetune(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False, log=print) -> dict:
-    """Fine-tune from `init` ("pretrained" or "random"); write DIR/finetune-<init>/results.json."""
-    if init not in INITS:
-        raise CheckpointError(f"unknown init '{init}'; choose pretrained or random.")
-    if init == "pretrained":
+def finetune_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False, log=print) -> dict:
+    """Fine-tune from `init` ("pretrained", "random" = the config's finetune.random_init, or a method name);
+    write DIR/finetune-<init>/results.json and the best parameters."""
+    method = parse_method("dae" if init == "pretrained" else cfg.finetune.random_init if init == "random" else init)
+    if method.pretrained:
         check_pretrained(cfg, workdir)
     out = pathlib.Path(workdir) / f"finetune-{init}"
     finished = prepare_run_dir(out, cfg, "results.json", overwrite, log)
     if finished is not None:
         return finished
-    f = cfg.finetune
     data = load_dataset(cfg, unit_range=False)
-    seeds = [cfg.seed + s for s in range(cfg.seeds)]
-    subsets = [labelled_subset(data.train_x, data.train_y, cfg.labels_per_class, data.n_classes, s) for s in seeds]
-    mesh = device_mesh()
-    check_batches(len(subsets[0][0]), f.batch_size, "the labelled fine-tuning set", mesh)
+    stack = load_stack(workdir, cfg, data.n_features) if method.pretrained else None
+    plan = plan_from_config(cfg)
+    for s in plan.seeds:  # one-sentence errors before anything is written
+        labelled_subset(data.train_x, data.train_y, plan.labels_per_class, data.n_classes, s)
     record_config(out, cfg)
-    if cfg.labels_per_class:
-        train = {"x": jnp.stack([x for x, _ in subsets]), "y": jnp.stack([y for _, y in subsets])}
-    else:
-        train = {"x": jnp.asarray(data.train_x), "y": jnp.asarray(data.train_y)}
-    train = replicate(train, mesh)
-    valid = replicate({"x": jnp.asarray(data.valid_x), "y": jnp.asarray(data.valid_y)}, mesh)
-    test = replicate({"x": jnp.asarray(data.test_x), "y": jnp.asarray(data.test_y)}, mesh)
-
-    keys = jax.vmap(lambda key: jax.random.fold_in(key, 1000))(seed_keys(cfg.seed, cfg.seeds))
-    init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
-    graphdef = nnx.graphdef(nnx.eval_shape(lambda: classifier(cfg, data.n_features, data.n_classes,
-                                                              jax.random.key(0))))
-    params = jax.vmap(lambda key: nnx.state(classifier(cfg, data.n_features, data.n_classes, key)))(init_keys)
-    if init == "pretrained":
-        for k, (w, b) in enumerate(load_pretrained_encoders(workdir, cfg, data.n_features)):
-            params["encoders"][k]["kernel"][...] = jnp.asarray(w)
-            params["encoders"][k]["bias"][...] = jnp.asarray(b)
-    steps = f.epochs * (len(subsets[0][0]) // f.batch_size)
-    optimizer = make_optimizer(f.optimizer, f.learning_rate, f.momentum, f.schedule, steps)
-    states = jax.vmap(lambda p: finetune_state(p, optimizer))(params)
     resume = ResumeCheckpoints(out / "state")
-    position = resume.latest_position()
-    start, history = 0, []
-    if position:
-        states = resume.restore_state(position["step"], states)
-        start, history = position["epoch"], position["history"]
-        log(f"resuming finetune-{init} at epoch {start + 1}")
-    states = replicate(states, mesh)
-    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight)
-    epoch_fn = make_epoch(loss_fn, optimizer, f.batch_size, eval_fn, early_stopping(f.patience),
-                          data_axes=(0 if cfg.labels_per_class else None, None), mesh=mesh)
-    log(f"fine-tuning from {init} init on {data.name}: {len(subsets[0][0])} labelled examples per seed, "
-        f"{cfg.seeds} seed(s)")
-    epoch_log = EpochLog(f"finetune-{init}", start, f.epochs, _fmt(init, f.epochs), history)
-    states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
-                          epochs=f.epochs, every=cfg.checkpoint_every, step0=0, position={},
-                          where=f"finetune-{init}", learning_rate=f.learning_rate,
-                          rate_key="finetune.learning_rate", seed=cfg.seed, log=log)
+    run = finetune(cfg, data, method.name, stack=stack, plan=plan, resume=resume, log=log, desc=f"finetune-{init}")
     resume.close()
-
-    test_metrics = jax.jit(jax.vmap(eval_fn, in_axes=(0, None)))(states["best_params"], test)
-    save_tree(out / "best", nnx.to_pure_dict(states["best_params"]))
-    host = jax.device_get({k: states[k] for k in ("best_error", "best_epoch", "epochs_run", "diverged")})
-    test_error = np.asarray(test_metrics["error"], dtype=np.float64)
-    per_seed = [
-        {"seed": s, "valid_error": float(host["best_error"][i]), "test_error": float(test_error[i]),
-         "best_epoch": int(host["best_epoch"][i]) + 1, "epochs": int(host["epochs_run"][i]),
-         "diverged": bool(host["diverged"][i])}
-        for i, s in enumerate(seeds)
-    ]
-    ok = [r for r in per_seed if not r["diverged"]] or per_seed
-    test_summary = mean_interval([r["test_error"] for r in ok])
-    results = {
-        "dataset": data.name, "init": init, "labels_used": int(len(subsets[0][0])),
-        "labels_per_class": cfg.labels_per_class, "seed": cfg.seed, "seeds": seeds,
-        "valid_error": mean_interval([r["valid_error"] for r in ok])["mean"],
-        "test_error": test_summary["mean"],
-        "test_error_ci95": test_summary["ci95"],
-        "best_epoch": per_seed[0]["best_epoch"], "epochs": max(r["epochs"] for r in per_seed),
-        "seconds": epoch_log.seconds, "per_seed": per_seed, "history": epoch_log.history,
-    }
+    save_tree(out / "best", nnx.to_pure_dict(run.params))
+    results = results_of(run, data, cfg, init)
     write_json(out / "results.json", results)
     return results
+

@@ -33,21 +33,41 @@ class DenoisingAutoencoder(nnx.Module):
 
 
 class StackedClassifier(nnx.Module):
-    """Encoders stacked under a softmax (logits) head."""
+    """Encoders stacked under a softmax (logits) head, with the remedies a method can switch on: batch
+    normalisation after each hidden matmul (running statistics at evaluation), dropout on hidden units, and
+    residual connections between hidden layers of equal width."""
 
-    def __init__(self, sizes, n_classes, *, activation_names, init="he", rngs):
+    def __init__(self, sizes, n_classes, *, activation_names, init="he", batch_norm=False, dropout=0.0,
+                 residual=False, bn_momentum=0.9, rngs):
         self.encoders = nnx.List(
             [nnx.Linear(a, b, kernel_init=kernel_init(init), dot_general=dense_dot_general, rngs=rngs)
              for a, b in zip(sizes[:-1], sizes[1:])]
         )
+        self.norms = nnx.List([nnx.BatchNorm(b, momentum=bn_momentum, rngs=rngs) for b in sizes[1:]]) \
+            if batch_norm else None
         self.head = nnx.Linear(sizes[-1], n_classes, kernel_init=kernel_init("glorot"), dot_general=dense_dot_general,
                                rngs=rngs)
         self.activation_names = tuple(activation_names)
+        self.dropout = dropout
+        self.skips = tuple(residual and k > 0 and a == b for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
 
-    def __call__(self, x_bd):
-        for encoder, name in zip(self.encoders, self.activation_names):
-            x_bd = activation(name)(encoder(x_bd))
-        return self.head(x_bd)
+    def hidden(self, x_bd, *, train=False, key=None):
+        """Activations of every hidden layer, bottom to top."""
+        out = []
+        for k, (encoder, name) in enumerate(zip(self.encoders, self.activation_names)):
+            z = encoder(x_bd)
+            if self.norms is not None:
+                z = self.norms[k](z, use_running_average=not train)
+            h = activation(name)(z)
+            if train and self.dropout > 0:
+                keep = jax.random.bernoulli(jax.random.fold_in(key, k), 1.0 - self.dropout, h.shape)
+                h = jnp.where(keep, h / (1.0 - self.dropout), 0.0)
+            x_bd = h + x_bd if self.skips[k] else h
+            out.append(x_bd)
+        return out
+
+    def __call__(self, x_bd, *, train=False, key=None):
+        return self.head(self.hidden(x_bd, train=train, key=key)[-1])
 
 
 def split_params(module):

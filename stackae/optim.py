@@ -1,18 +1,33 @@
 """optax optimisers and learning-rate schedules by name."""
 
+import jax
 import optax
 
 SCHEDULES = ("constant", "cosine")
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, schedule: str = "constant",
-                   total_steps: int = 0) -> optax.GradientTransformation:
-    """SGD with (heavy-ball) momentum, or Adam; "cosine" decays the rate to 0 over `total_steps`."""
-    rate = learning_rate
-    if schedule == "cosine":
-        rate = optax.cosine_decay_schedule(learning_rate, max(total_steps, 1))
+                   total_steps: int = 0, clip_norm: float = 0.0, frozen=None) -> optax.GradientTransformation:
+    """SGD with (heavy-ball) momentum, or Adam; "cosine" decays the rate to 0 over `total_steps`.
+
+    The learning rate lives in the optimiser state (optax.inject_hyperparams), so states initialised under
+    `jax.vmap` with different rates train side by side in one program. `clip_norm` > 0
+    clips the gradient's global norm first; `frozen(path) -> bool` names parameters that never change.
+    """
     if name == "sgd":
-        return optax.sgd(rate, momentum=momentum or None)
-    if name == "adam":
-        return optax.adam(rate)
-    raise ValueError(f"unknown optimizer {name!r}")
+        direction = optax.trace(decay=momentum) if momentum else optax.identity()
+    elif name == "adam":
+        direction = optax.scale_by_adam()
+    else:
+        raise ValueError(f"unknown optimizer {name!r}")
+    parts = [optax.clip_by_global_norm(clip_norm)] if clip_norm else []
+    parts.append(direction)
+    if schedule == "cosine":
+        parts.append(optax.scale_by_schedule(optax.cosine_decay_schedule(1.0, max(total_steps, 1))))
+    parts.append(optax.inject_hyperparams(optax.scale)(step_size=-learning_rate))
+    optimizer = optax.chain(*parts)
+    if frozen is None:
+        return optimizer
+    labels = lambda params: jax.tree_util.tree_map_with_path(  # noqa: E731
+        lambda path, _: "frozen" if frozen(jax.tree_util.keystr(path)) else "trained", params)
+    return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()}, labels)

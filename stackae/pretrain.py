@@ -6,6 +6,7 @@ once (vmap over the train state). A finished layer is checkpointed; a killed run
 epoch checkpoint.
 """
 
+import dataclasses
 import functools
 import pathlib
 import shutil
@@ -19,6 +20,7 @@ from stackae.activations import NON_NEGATIVE, activation
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
 from stackae.config import layer_config
 from stackae.data import load_dataset
+from stackae.provenance import data_fingerprint
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
 from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
 from stackae.models import DenoisingAutoencoder
@@ -133,7 +135,7 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps)
     states = jax.vmap(lambda p: init_train_state(p, optimizer))(params)
     start, history = 0, []
-    position = resume.latest_position()
+    position = resume.latest_position() if resume is not None else None
     if position and position.get("layer") == k:
         states = resume.restore_state(position["step"], states)
         start, history = position["epoch"], position["history"]
@@ -160,63 +162,122 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     return graphdef, states["params"], record
 
 
-def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
-    """Pretrain every layer of `cfg.layers` greedily; write checkpoints and DIR/pretrain/summary.json."""
-    out = pathlib.Path(workdir) / "pretrain"
-    finished = prepare_run_dir(out, cfg, "summary.json", overwrite, log)
-    if finished is not None:
-        return finished
-    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
-    mesh = device_mesh()
+@dataclasses.dataclass
+class Stack:
+    """A pretrained stack: per layer, the DAE parameters stacked over seeds, and the layer's training record."""
+
+    seeds: list[int]
+    layers: list
+    records: list[dict]
+
+    def encoders(self):
+        """Encoder kernels and biases of every layer, stacked over seeds: [(w_sdh, b_sh), ...]."""
+        return [(p["encoder"]["kernel"][...], p["encoder"]["bias"][...]) for p in self.layers]
+
+    def encode(self, x_nd, seed_index: int = 0):
+        """Hidden codes of the top layer for `x_nd`, with the stack of seed `seed_index`."""
+        h = jnp.asarray(x_nd)
+        for (w, b), record in zip(self.encoders(), self.records):
+            h = activation(record["activation"])(h @ w[seed_index] + b[seed_index])
+        return h
+
+
+class LayerStore:
+    """The workdir side of pretraining: finished layers on disk (orbax) and resumable epoch checkpoints."""
+
+    def __init__(self, out: pathlib.Path, cfg):
+        self.out, self.cfg = out, cfg
+        self.resume = ResumeCheckpoints(out / "state")
+
+    def load(self, k: int, n_in: int):
+        """(record, params) of finished layer k, or None."""
+        if not (self.out / f"layer_{k + 1}.json").exists():
+            return None
+        return read_json(self.out / f"layer_{k + 1}.json"), restore_layer(self.out, k, n_in, self.cfg)
+
+    def save(self, k: int, params, record):
+        layer_dir = self.out / f"layer_{k + 1}"
+        if layer_dir.exists():  # saved just before a kill, without its .json marker: save it again
+            shutil.rmtree(layer_dir)
+        save_tree(layer_dir, params)
+        write_json(self.out / f"layer_{k + 1}.json", record)
+
+
+def check_pretraining_data(cfg, data, mesh=None):
+    """One-sentence errors for a pool too small for any layer's minibatch."""
     for k in range(len(cfg.layers)):
         check_batches(len(data.train_x), layer_config(cfg, k).batch_size, f"layer {k + 1} pretraining data", mesh)
-    record_config(out, cfg)
-    stale = pathlib.Path(workdir) / "finetune-pretrained"
-    if stale.exists() and overwrite:
-        shutil.rmtree(stale)  # fine-tuned from the stack this run replaces
-        log(f"removed {stale}: it was fine-tuned from the discarded pretrained stack")
+
+
+def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> Stack:
+    """Pretrain every layer of `cfg.layers` greedily on `data.train_x` (all seeds at once); returns the Stack.
+    With a `store`, finished layers are loaded or saved and epochs checkpointed; without, nothing is written."""
+    mesh = device_mesh()
+    check_pretraining_data(cfg, data, mesh)
     train_a, valid_a = replicate(jnp.asarray(data.train_x), mesh), replicate(jnp.asarray(data.valid_x), mesh)
-    resume = ResumeCheckpoints(out / "state")
-    input_activation, per_seed, step0, records = "linear", False, 0, []
+    resume = store.resume if store is not None else None
+    input_activation, per_seed, step0, records, layers = "linear", False, 0, [], []
     log(f"pretraining {len(cfg.layers)} layers on {data.name}: {data.train_x.shape[0]} examples, "
         f"{cfg.seeds} seed(s), {jax.device_count()} device(s) ({jax.devices()[0].platform})")
     for k in range(len(cfg.layers)):
         lc = layer_config(cfg, k)
-        layer_dir = out / f"layer_{k + 1}"
-        if (out / f"layer_{k + 1}.json").exists():
-            record = read_json(out / f"layer_{k + 1}.json")
+        loaded = store.load(k, train_a.shape[-1]) if store is not None else None
+        if loaded is not None:
+            record, params = loaded
             graphdef = dae_graphdef(train_a.shape[-1], cfg.layers[k], lc)
-            params = restore_layer(out, k, train_a.shape[-1], cfg)
-            log(f"layer {k + 1} already trained; loaded {layer_dir}")
+            log(f"layer {k + 1} already trained; loaded {store.out / f'layer_{k + 1}'}")
         else:
             graphdef, params, record = train_layer(
                 k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resume, step0, log)
-            if layer_dir.exists():  # saved just before a kill, without its .json marker: save it again
-                shutil.rmtree(layer_dir)
-            save_tree(layer_dir, params)
-            write_json(out / f"layer_{k + 1}.json", record)
+            if store is not None:
+                store.save(k, params, record)
         records.append(record)
+        layers.append(params)
         step0 += lc.epochs
         if k + 1 < len(cfg.layers):
             train_a = layer_preactivations(graphdef, params, train_a, input_activation)
             valid_a = layer_preactivations(graphdef, params, valid_a, input_activation)
             input_activation, per_seed = lc.activation, True
-    resume.close()
-    summary = {
-        "dataset": data.name, "seeds": [cfg.seed + s for s in range(cfg.seeds)], "n_features": data.n_features,
-        "pool_examples": int(data.train_x.shape[0]),
-        "layers": [{k: v for k, v in r.items() if k != "history"} for r in records],
-        "seconds": float(sum(r["seconds"] for r in records)),
+    if resume is not None:
+        resume.close()
+    return Stack([cfg.seed + s for s in range(cfg.seeds)], layers, records)
+
+
+def stack_summary(stack: Stack, data) -> dict:
+    """The JSON summary of a pretrained stack (per-layer records without their epoch history)."""
+    return {
+        "dataset": data.name, "seeds": stack.seeds, "n_features": data.n_features,
+        "pool_examples": int(data.train_x.shape[0]), "data": data_fingerprint(data),
+        "layers": [{k: v for k, v in r.items() if k != "history"} for r in stack.records],
+        "seconds": float(sum(r["seconds"] for r in stack.records)),
     }
+
+
+PRETRAINING_KEYS = ("dataset", "valid_fraction", "test_fraction", "seed", "seeds", "layers", "pretrain.")
+
+
+def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
+    """Pretrain every layer of `cfg.layers` greedily; write checkpoints and DIR/pretrain/summary.json."""
+    out = pathlib.Path(workdir) / "pretrain"
+    finished = prepare_run_dir(out, cfg, "summary.json", overwrite, log, compared_keys=PRETRAINING_KEYS)
+    if finished is not None:
+        return finished
+    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
+    check_pretraining_data(cfg, data, device_mesh())
+    record_config(out, cfg)
+    stale = pathlib.Path(workdir) / "finetune-pretrained"
+    if stale.exists() and overwrite:
+        shutil.rmtree(stale)  # fine-tuned from the stack this run replaces
+        log(f"removed {stale}: it was fine-tuned from the discarded pretrained stack")
+    stack = pretrain_stack(cfg, data, store=LayerStore(out, cfg), log=log)
+    summary = stack_summary(stack, data)
     write_json(out / "summary.json", summary)
     return summary
 
 
-def load_pretrained_encoders(workdir, cfg, n_features: int):
-    """Encoder kernels and biases of every pretrained layer, stacked over seeds: [(w_sdh, b_sh), ...]."""
+def load_stack(workdir, cfg, n_features: int) -> Stack:
+    """The finished pretrained stack saved in DIR/pretrain."""
     out = pathlib.Path(workdir) / "pretrain"
-    layers = []
-    for k, n_in in enumerate((n_features, *cfg.layers[:-1])):
-        params = restore_layer(out, k, n_in, cfg)
-        layers.append((params["encoder"]["kernel"][...], params["encoder"]["bias"][...]))
-    return layers
+    sizes = (n_features, *cfg.layers[:-1])
+    return Stack([cfg.seed + s for s in range(cfg.seeds)], [restore_layer(out, k, n, cfg) for k, n in enumerate(sizes)],
+                 [read_json(out / f"layer_{k + 1}.json") for k in range(len(cfg.layers))])

@@ -1,5 +1,7 @@
-"""Workdir bookkeeping shared by pretraining and fine-tuning: finished-run guard, saved config, epoch logging."""
+"""Workdir bookkeeping shared by pretraining and fine-tuning: run-folder lock, finished-run guard, saved config
+(mismatches named key by key), epoch logging."""
 
+import json
 import pathlib
 import shutil
 import time
@@ -9,21 +11,70 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from stackae.checkpoints import read_json, write_json
-from stackae.config import canonical_json, config_from_json
+from stackae.config import config_from_json
 from stackae.errors import ConfigError, DivergedError
+from stackae.locks import lock_run_dir
 
 
-def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool, log) -> dict | None:
-    """Return the finished result if `out` holds one for this config (unless overwrite); refuse a run of
-    `out` made with a different config, finished or not."""
+# Keys that never change a result: never a reason to refuse a run folder.
+NEVER_COMPARED = ("manual_dir", "data_dir", "download_retries", "checkpoint_every")
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+_MISSING = object()
+
+
+def _shown(v) -> str:
+    def tuples(x):
+        return tuple(tuples(i) for i in x) if isinstance(x, list) else x
+    return "(missing)" if v is _MISSING else repr(tuples(v))
+
+
+def config_differences(saved, cfg, compared_keys=None) -> list[str]:
+    """'key: saved A, now B' for each key that differs, among `compared_keys` (dotted prefixes such as
+    "pretrain." or "seed"; None: every key), never counting NEVER_COMPARED."""
+    a, b = _flat(json.loads(saved.to_json())), _flat(json.loads(cfg.to_json()))
+
+    def compared(key):
+        return key not in NEVER_COMPARED and (compared_keys is None or any(
+            key == p or key.startswith(p if p.endswith(".") else p + ".") for p in compared_keys))
+
+    return [f"{k}: saved {_shown(a.get(k, _MISSING))}, now {_shown(b.get(k, _MISSING))}"
+            for k in sorted(a.keys() | b.keys()) if compared(k) and a.get(k, _MISSING) != b.get(k, _MISSING)]
+
+
+def _named(diffs: list[str], most: int = 5) -> str:
+    more = f"; and {len(diffs) - most} more" if len(diffs) > most else ""
+    return "; ".join(diffs[:most]) + more
+
+
+def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool, log,
+                    compared_keys=None) -> dict | None:
+    """Lock `out` for this process (see stackae.locks); return the finished result if `out` holds one for this
+    config (unless overwrite); refuse a run of `out` whose config differs in `compared_keys` (dotted prefixes;
+    None: every key), finished or not, naming the differing keys."""
+    if jax.process_index() == 0:  # the processes of one multi-host run share the folder
+        lock_run_dir(out)
     if overwrite and out.exists():
-        shutil.rmtree(out)
+        for child in out.iterdir():  # keep the .lock this process holds
+            if child.is_dir():
+                shutil.rmtree(child)
+            elif child.name != ".lock":
+                child.unlink()
     saved = out / "config.json"
-    if saved.exists() and canonical_json(config_from_json(saved.read_text())) != canonical_json(cfg):
+    diffs = config_differences(config_from_json(saved.read_text()), cfg, compared_keys) if saved.exists() else []
+    if diffs:
         state = "finished" if (out / finished_file).exists() else "unfinished"
         raise ConfigError(
-            f"{out} holds a {state} run with a different config (see {saved}); pass --config={saved} to "
-            f"{'reuse' if state == 'finished' else 'resume'} it, --overwrite to discard it, or another --workdir."
+            f"{out} holds {'a' if state == 'finished' else 'an'} {state} run with a different config ({_named(diffs)}; see {saved}); pass "
+            f"--config={saved} to {'reuse' if state == 'finished' else 'resume'} it, --overwrite to discard it, "
+            "or another --workdir."
         )
     if (out / finished_file).exists():
         log(f"{out} already holds this finished run; pass --overwrite to redo it.")
@@ -82,32 +133,58 @@ def report_divergence(newly_diverged, where: str, epoch: int, learning_rate: flo
             "not finite, so it is frozen at its last good state while the other seeds continue.")
 
 
+def report_early_stop(states, where: str, epoch: int, epochs: int, log):
+    """Say why training ended before `epochs`, and which epoch's parameters are kept."""
+    host = jax.device_get({k: states[k] for k in ("bad_epochs", "best_epoch", "epochs_run", "diverged")
+                           if k in states})
+    ok = ~np.asarray(host["diverged"])
+    stopped = int(np.max(host["epochs_run"])) if "epochs_run" in host else epoch + 1
+    why = (f"validation error had not improved for {int(np.max(host['bad_epochs']))} epochs"
+           if "bad_epochs" in host else "no seed is still training")
+    best = (f"; the parameters of the best epoch ({', '.join(str(int(e) + 1) for e in host['best_epoch'][ok])}) "
+            "are restored" if "best_epoch" in host and ok.any() else "")
+    log(f"{where} stopped early at epoch {stopped}/{epochs}: {why}{best}.")
+
+
 def train_epochs(epoch_fn, states, train, held_out, keys, epoch_log, resume, *, start, epochs, every, step0,
                  position, where, learning_rate, rate_key, seed, log):
-    """Run epochs start..epochs-1 of `epoch_fn`, checkpointing every `every` epochs (and at the end).
+    """Run epochs start..epochs-1 of `epoch_fn`, checkpointing every `every` epochs (and at the end) when a
+    `resume` checkpointer is given (None: in memory only).
 
     A newly diverged seed is reported; when all have diverged, DivergedError (the checkpoint keeps the last
-    good state); when no seed is active any more (early stopping), stop.
+    good state); when no seed is active any more (early stopping), stop and say so. On Ctrl-C the progress bar
+    and the checkpoints are closed before the interrupt goes on.
     """
-    reported = np.zeros(np.shape(states["diverged"]), bool)
-    for epoch in range(start, epochs):
-        states, metrics = epoch_fn(states, train, held_out, keys, epoch)
-        epoch_log.push(epoch, metrics)
-        if (epoch + 1) % every and epoch + 1 != epochs:
-            continue
-        epoch_log.flush()
-        resume.save(step0 + epoch + 1, states, dict(position, epoch=epoch + 1, history=epoch_log.history))
-        diverged = np.asarray(states["diverged"])
-        report_divergence(diverged & ~reported, where, epoch, learning_rate, seed, log)
-        reported |= diverged
-        if diverged.all():
-            epoch_log.close()
+    reported, stopped_at = np.zeros(np.shape(states["diverged"]), bool), None
+    try:
+        for epoch in range(start, epochs):
+            states, metrics = epoch_fn(states, train, held_out, keys, epoch)
+            epoch_log.push(epoch, metrics)
+            if (epoch + 1) % every and epoch + 1 != epochs:
+                continue
+            epoch_log.flush()
+            if resume is not None:
+                resume.save(step0 + epoch + 1, states, dict(position, epoch=epoch + 1, history=epoch_log.history))
+            diverged = np.asarray(states["diverged"])
+            report_divergence(diverged & ~reported, where, epoch, learning_rate, seed, log)
+            reported |= diverged
+            if diverged.all():
+                epoch_log.close()
+                if resume is not None:
+                    resume.close()
+                raise DivergedError(
+                    f"{where} diverged by epoch {epoch + 1} with learning_rate={learning_rate}: the loss is not "
+                    f"finite; lower --config.{rate_key} (the last good state is kept in the checkpoint)."
+                )
+            if not np.asarray(states["active"]).any():
+                stopped_at = epoch
+                break
+    except KeyboardInterrupt:
+        epoch_log.bar.close()
+        if resume is not None:
             resume.close()
-            raise DivergedError(
-                f"{where} diverged by epoch {epoch + 1} with learning_rate={learning_rate}: the loss is not finite; "
-                f"lower --config.{rate_key} (the last good state is kept in the checkpoint)."
-            )
-        if not np.asarray(states["active"]).any():
-            break
+        raise
     epoch_log.close()
+    if stopped_at is not None:
+        report_early_stop(states, where, stopped_at, epochs, log)
     return states

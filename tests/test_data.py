@@ -1,4 +1,7 @@
+import dataclasses
+import gzip
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -7,6 +10,7 @@ import tensorflow_datasets as tfds
 from conftest import tiny_config
 from stackae.data import carve, check_arrays, labelled_subset, load_dataset, load_tfds
 from stackae.errors import DataError
+from stackae.provenance import data_fingerprint
 
 MNIST_DIR = os.environ.get("STACKAE_MNIST_DIR", "")
 
@@ -53,10 +57,41 @@ def test_real_mnist_prepared_offline_from_manual_dir(tmp_path_factory):
     data_dir = os.environ.get("STACKAE_TFDS_DIR") or str(tmp_path_factory.mktemp("tfds"))
     cfg = tiny_config()
     cfg.dataset, cfg.data_dir, cfg.manual_dir, cfg.valid_fraction = "mnist", data_dir, MNIST_DIR, 1 / 6
-    d = load_dataset(cfg)
+    lines = []
+    d = load_dataset(cfg, log=lines.append)
     assert (len(d.train_x), len(d.valid_x), len(d.test_x)) == (50000, 10000, 10000)
     assert d.train_x.shape[1] == 784 and d.train_x.max() == 1.0 and d.train_x.min() == 0.0
     assert np.bincount(d.test_y).min() > 800  # all ten classes, roughly balanced
+    # the labels are MNIST's own (issue 12: a shared extraction cache once served Fashion-MNIST's under them)
+    train_counts = np.bincount(np.concatenate([d.train_y, d.valid_y]), minlength=10)
+    assert train_counts.tolist() == idx_label_counts(pathlib.Path(MNIST_DIR) / "train-labels-idx1-ubyte.gz")
+    assert np.bincount(d.test_y, minlength=10).tolist() == idx_label_counts(
+        pathlib.Path(MNIST_DIR) / "t10k-labels-idx1-ubyte.gz")
+    assert d.version == "3.0.1" and len(lines) <= 1
+    assert data_fingerprint(d)["sizes"] == {"train": 50000, "valid": 10000, "test": 10000}
+
+
+def idx_label_counts(path) -> list:
+    """Class counts of an IDX label file (8-byte header, then one uint8 label per example)."""
+    with gzip.open(path, "rb") as f:
+        labels = np.frombuffer(f.read()[8:], dtype=np.uint8)
+    return np.bincount(labels, minlength=10).tolist()
+
+
+def test_data_fingerprint_names_the_data_and_changes_with_any_label():
+    cfg = tiny_config()
+    a, b = load_dataset(cfg), load_dataset(cfg)
+    fa = data_fingerprint(a)
+    assert fa == data_fingerprint(b)
+    assert fa["dataset"] == "digits" and fa["version"] == "" and fa["n_classes"] == 10 and fa["n_features"] == 64
+    assert fa["sizes"] == {"train": len(a.train_x), "valid": len(a.valid_x), "test": len(a.test_x)}
+    assert sum(fa["sizes"].values()) == 1797 and len(fa["sha256"]) == 16
+    relabelled = a.valid_y.copy()
+    relabelled[0] = (relabelled[0] + 1) % 10
+    assert data_fingerprint(dataclasses.replace(a, valid_y=relabelled))["sha256"] != fa["sha256"]
+    nudged = a.test_x.copy()
+    nudged[3, 5] += 1 / 16
+    assert data_fingerprint(dataclasses.replace(a, test_x=nudged))["sha256"] != fa["sha256"]
 
 
 def test_broken_data_is_rejected_with_the_fix_named():

@@ -8,7 +8,7 @@ import optax
 from conftest import tiny_config
 from stackae.checkpoints import restore_tree
 from stackae.engine import init_train_state, make_epoch
-from stackae.finetune import finetune
+from stackae.finetune import finetune_run
 from stackae.pretrain import pretrain
 
 
@@ -34,11 +34,11 @@ def test_many_seeds_in_one_program_equal_each_seed_alone(tmp_path):
     cfg.seeds, cfg.seed = 3, 5
     cfg.finetune.epochs = 6
     pretrain(cfg, tmp_path / "many", log=lambda *_: None)
-    many = finetune(cfg, tmp_path / "many", log=lambda *_: None)
+    many = finetune_run(cfg, tmp_path / "many", log=lambda *_: None)
     alone = tiny_config()
     alone.seed, alone.finetune.epochs = 6, 6
     pretrain(alone, tmp_path / "alone", log=lambda *_: None)
-    single = finetune(alone, tmp_path / "alone", log=lambda *_: None)
+    single = finetune_run(alone, tmp_path / "alone", log=lambda *_: None)
     for layer in ("layer_1", "layer_2"):
         stacked = restore_tree(tmp_path / "many" / "pretrain" / layer)
         one = restore_tree(tmp_path / "alone" / "pretrain" / layer)
@@ -52,6 +52,6 @@ def test_labelled_subsets_differ_per_seed_and_are_balanced(tmp_path):
     cfg = tiny_config()
     cfg.seeds, cfg.labels_per_class = 2, 10
     cfg.finetune.epochs, cfg.finetune.batch_size = 5, 10
-    r = finetune(cfg, tmp_path, init="random", log=lambda *_: None)
+    r = finetune_run(cfg, tmp_path, init="random", log=lambda *_: None)
     assert r["labels_used"] == 100 and r["labels_per_class"] == 10 and len(r["per_seed"]) == 2
     assert all(0 <= s["test_error"] < 0.9 for s in r["per_seed"])

@@ -8,7 +8,7 @@ from stackae.checkpoints import ResumeCheckpoints, read_json
 from stackae.config import layer_config
 from stackae.data import load_dataset
 from stackae.engine import seed_keys
-from stackae.pretrain import (dae_module, layer_preactivations, load_pretrained_encoders, pretrain,
+from stackae.pretrain import (dae_module, layer_preactivations, load_stack, pretrain,
                               reconstruction_of, train_layer)
 
 
@@ -67,7 +67,7 @@ def test_pretrain_writes_summary_checkpoints_and_loads_back(tmp_path):
         assert np.isfinite(layer["valid_reconstruction"]) and 0 <= layer["sparsity"] <= 1 and layer["seconds"] > 0
     on_disk = read_json(tmp_path / "pretrain" / "summary.json")
     assert on_disk["layers"][1]["n_in"] == 32
-    (w1, b1), (w2, b2) = load_pretrained_encoders(tmp_path, cfg, 64)
+    (w1, b1), (w2, b2) = load_stack(tmp_path, cfg, 64).encoders()
     assert w1.shape == (1, 64, 32) and w2.shape == (1, 32, 16)
     # a second run of the same command finds the finished run and leaves it alone
     again = pretrain(cfg, tmp_path, log=lambda *_: None)

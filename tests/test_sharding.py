@@ -13,12 +13,12 @@ PROGRAM = """
 import json, sys, jax
 sys.path.insert(0, {tests!r})
 from conftest import tiny_config
-from stackae.finetune import finetune
+from stackae.finetune import finetune_run
 from stackae.pretrain import pretrain
 cfg = tiny_config()
 cfg.finetune.epochs = 5
 pretrain(cfg, sys.argv[1], log=lambda *_: None)
-r = finetune(cfg, sys.argv[1], log=lambda *_: None)
+r = finetune_run(cfg, sys.argv[1], log=lambda *_: None)
 layer = json.load(open(sys.argv[1] + "/pretrain/layer_2.json"))
 print(json.dumps({{"devices": jax.device_count(), "pretrain": [h["loss"] for h in layer["history"]],
                   "finetune": [h["loss"] for h in r["history"]]}}))

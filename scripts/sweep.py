@@ -1,0 +1,30 @@
+"""Methods x label budgets x seeds, paired and tuned alike: python scripts/sweep.py [--config=PATH] [--workdir DIR]
+[--shard I/N] [--config.sweep.<key>=...], or python scripts/sweep.py --report DIR to merge what is there.
+
+With no arguments: every method, two label budgets and three seeds on the embedded digits data (a few minutes on
+two cores). Writes DIR/sweep.csv, DIR/sweep.md and DIR/sweep.png; a killed sweep resumes at its first
+unfinished cell; --shard I/N runs every N-th cell (0 <= I < N) so N machines can share one DIR."""
+
+import sys
+
+from stackae.cli import parse, run_main
+from stackae.sweep_workdir import run_sweep, write_report
+
+
+def main():
+    cfg, args = parse(sys.argv[1:], __doc__, lambda p: (
+        p.add_argument("--shard", default=None, help="I/N: run every N-th cell starting at I (0-based)"),
+        p.add_argument("--report", default=None, metavar="DIR", help="only merge the finished cells in DIR")))
+    if args.report:
+        rows = write_report(args.report)
+        print(f"{len(rows)} rows merged: {args.report}/sweep.md, sweep.csv, sweep.png")
+        return
+    workdir = args.workdir if "--workdir" in sys.argv[1:] or any(a.startswith("--workdir=") for a in sys.argv) \
+        else f"runs/sweep-{cfg.name}"
+    run_sweep(cfg, workdir, shard_spec=args.shard)
+    print((open(f"{workdir}/sweep.md").read()))
+    print(f"results: {workdir}/sweep.md, {workdir}/sweep.csv, {workdir}/sweep.png")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,44 @@
+"""One run per run folder: an exclusive `flock` on `<run folder>/.lock`, held for the life of the process.
+
+The operating system drops the lock when the process ends, however it ends, so a killed run never leaves a
+stuck lock behind: its `.lock` file stays, but the next run takes the lock and resumes.
+"""
+
+import os
+import pathlib
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locking
+    fcntl = None
+
+from stackae.errors import StackaeError
+
+
+class RunInUseError(StackaeError):
+    """Another process is running in the same run folder."""
+
+
+_held = {}  # real path of a run folder -> the open .lock file whose lock this process holds
+
+
+def lock_run_dir(folder) -> None:
+    """Take the lock of `folder` (created if needed) for this process, or raise RunInUseError."""
+    if fcntl is None:
+        return
+    folder = pathlib.Path(folder)
+    key = os.path.realpath(folder)
+    held = _held.get(key)
+    if held is not None and (folder / ".lock").exists():
+        return  # this process holds it already
+    folder.mkdir(parents=True, exist_ok=True)
+    f = open(folder / ".lock", "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise RunInUseError(f"another run is using {folder} (it holds the lock {folder / '.lock'}); wait for it to "
+                            "finish, stop it, or pass another --workdir.") from None
+    if held is not None:
+        held.close()  # the lock file it locked was deleted
+    _held[key] = f

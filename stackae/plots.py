@@ -1,0 +1,62 @@
+"""Figures with matplotlib: the sweep's error-versus-labels plot, first-layer filters as image tiles, and rows of
+images (clean, corrupted, reconstructed). Each returns the figure; `path` also saves it."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("", "agg") else None
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _finish(fig, path):
+    if path is not None:
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
+
+
+def plot_sweep(summary: list[dict], path=None, title: str = ""):
+    """Test error against number of labels (log x), one line per method, 95% interval bands over seeds."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in dict.fromkeys(e["method"] for e in summary):
+        at = sorted((e for e in summary if e["method"] == method), key=lambda e: e["labels"])
+        x = np.array([e["labels"] for e in at])
+        y = 100 * np.array([e["test_error"] for e in at])
+        ci = 100 * np.array([e["test_ci95"] or 0.0 for e in at])
+        line, = ax.plot(x, y, marker="o", label=method, linestyle="-" if "dae" in method else "--")
+        ax.fill_between(x, y - ci, y + ci, color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training examples")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(title or "test error vs labels (mean, 95% interval over seeds)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return _finish(fig, path)
+
+
+def image_tiles(images_nd, image_shape, columns: int = 10, path=None, title: str = ""):
+    """Rows of small images (e.g. first-layer filters, one per column of W, each scaled to its own range)."""
+    images = np.asarray(images_nd)
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img in zip(axes.ravel(), images):
+        ax.imshow(img.reshape(image_shape), cmap="gray")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def image_rows(named_rows: dict, image_shape, path=None):
+    """One row per name (e.g. clean / corrupted / reconstructed), the same examples in every column."""
+    names = list(named_rows)
+    columns = len(named_rows[names[0]])
+    fig, axes = plt.subplots(len(names), columns, figsize=(columns * 0.9, len(names) * 1.0), squeeze=False)
+    for r, name in enumerate(names):
+        for c, img in enumerate(np.asarray(named_rows[name])):
+            axes[r, c].imshow(img.reshape(image_shape), cmap="gray", vmin=0, vmax=1)
+            axes[r, c].axis("off")
+        axes[r, 0].set_title(name, fontsize=8, loc="left")
+    return _finish(fig, path)

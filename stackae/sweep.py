@@ -1,0 +1,175 @@
+"""The label-scarce comparison: a grid of methods x label budgets x seeds, paired and tuned alike.
+
+For a (budget, seed) every method sees the same labelled subset, the same validation subset and the same head
+init; each picks its fine-tuning learning rate from the same grid on that validation set only (all seeds and
+rates of a cell train in one program). Pretraining runs once per seed on the whole unlabelled pool and serves
+every budget. The result is one tidy table, a row per method x budget x seed x learning rate, from which the
+markdown summary and the plot are derived.
+"""
+
+import csv
+import dataclasses
+import io
+
+import numpy as np
+
+from stackae.finetune import Plan, finetune
+from stackae.methods import parse_method
+from stackae.provenance import data_fingerprint
+from stackae.stats import mean_interval
+
+COLUMNS = ("dataset", "data_hash", "method", "labels_per_class", "labels", "valid_examples", "seed", "learning_rate",
+           "selected", "valid_error", "test_error", "best_step", "steps", "diverged", "subset_hash", "head_hash",
+           "cell_seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One unit of work: every seed and learning rate of one method at one label budget."""
+
+    method: str
+    labels_per_class: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.labels_per_class or 'all'}-{self.method}"
+
+
+def cells(cfg) -> list[Cell]:
+    """Every cell of the grid, budget by budget."""
+    return [Cell(m, b) for b in cfg.sweep.labels_per_class for m in cfg.sweep.methods]
+
+
+def shard(all_cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """Every `count`-th cell starting at `index` (0-based): `count` shards partition the grid."""
+    return all_cells[index::count]
+
+
+def seeds_for(cfg, labels_per_class: int) -> tuple[int, ...]:
+    n = cfg.sweep.seeds if labels_per_class else cfg.sweep.seeds_all_labels
+    return tuple(cfg.seed + s for s in range(n))
+
+
+def pretraining_seeds(cfg) -> int:
+    """How many seeds the shared pretrained stack needs (the most any budget uses)."""
+    return max(len(seeds_for(cfg, b)) for b in cfg.sweep.labels_per_class)
+
+
+def plan_for(cfg, labels_per_class: int) -> Plan:
+    """The fine-tuning plan of a budget: its seeds, the realistic validation set, the grid and step budget."""
+    s = cfg.sweep
+    at = list(s.labels_per_class).index(labels_per_class)
+    per_budget = lambda v: v if isinstance(v, int) else v[at]  # noqa: E731
+    steps = per_budget(s.steps)
+    valid = (s.valid_per_class or max(labels_per_class, 10)) if labels_per_class else None
+    return Plan(seeds_for(cfg, labels_per_class), labels_per_class, valid, tuple(s.learning_rates), steps,
+                min(per_budget(s.eval_every), steps), per_budget(s.batch_size))
+
+
+def run_cell(cfg, data, cell: Cell, stack=None, log=print) -> list[dict]:
+    """Fine-tune one cell; its rows, with the learning rate each seed selects on validation marked."""
+    run = finetune(cfg, data, cell.method, stack=stack if parse_method(cell.method).pretrained else None,
+                   plan=plan_for(cfg, cell.labels_per_class), log=log, desc=cell.name)
+    fingerprint = data_fingerprint(data)
+    rows = [{"dataset": data.name, "data_hash": fingerprint.get("sha256", ""), "method": cell.method,
+             "labels_per_class": cell.labels_per_class, "labels": run.labels_used, "valid_examples": run.valid_used,
+             "seed": r["seed"], "learning_rate": r["learning_rate"], "selected": False,
+             "valid_error": r["valid_error"], "test_error": r["test_error"], "best_step": r["best_step"],
+             "steps": r["steps"], "diverged": r["diverged"], "subset_hash": r["subset_hash"],
+             "head_hash": r["head_hash"], "cell_seconds": round(run.seconds, 2)} for r in run.rows]
+    return mark_selected(rows)
+
+
+def mark_selected(rows: list[dict]) -> list[dict]:
+    """Per (method, budget, seed), select the learning rate with the lowest validation error (ties: the first
+    in grid order); diverged members are never selected unless all diverged."""
+    groups = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r["method"], r["labels_per_class"], r["seed"]), []).append(i)
+    out = [dict(r, selected=False) for r in rows]
+    for members in groups.values():
+        best = min(members, key=lambda i: (bool(rows[i]["diverged"]), rows[i]["valid_error"], i))
+        out[best]["selected"] = True
+    return out
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: r[k] for k in COLUMNS})
+    return buf.getvalue()
+
+
+def from_csv(text: str) -> list[dict]:
+    """Rows read back with their types."""
+    ints = ("labels_per_class", "labels", "valid_examples", "seed", "best_step", "steps")
+    floats = ("learning_rate", "valid_error", "test_error", "cell_seconds")
+    rows = []
+    for r in csv.DictReader(io.StringIO(text)):
+        r.update({k: int(r[k]) for k in ints})
+        r.update({k: float(r[k]) for k in floats})
+        r.update({k: r[k] == "True" for k in ("selected", "diverged")})
+        rows.append(r)
+    return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per budget and method, over seeds (selected learning rate only): test error mean and 95% interval, and
+    the paired difference to the reference, the non-pretrained method with the lowest mean validation error."""
+    chosen = [r for r in rows if r["selected"]]
+    out = []
+    for budget in sorted({r["labels_per_class"] for r in chosen}, key=lambda b: b or float("inf")):
+        at = [r for r in chosen if r["labels_per_class"] == budget]
+        methods = list(dict.fromkeys(r["method"] for r in at))
+        by_seed = {m: {r["seed"]: r for r in at if r["method"] == m} for m in methods}
+        baselines = [m for m in methods if not parse_method(m).pretrained]
+        reference = min(baselines, key=lambda m: np.mean([r["valid_error"] for r in by_seed[m].values()]),
+                        default=None)
+        for m in methods:
+            test = mean_interval([r["test_error"] for r in by_seed[m].values()])
+            first = next(iter(by_seed[m].values()))
+            entry = {"labels_per_class": budget, "labels": first["labels"], "valid_examples": first["valid_examples"],
+                "method": m, "test_error": test["mean"], "test_ci95": test["ci95"],
+                "seeds": test["n"], "valid_error": float(np.mean([r["valid_error"] for r in by_seed[m].values()])),
+                "learning_rates": sorted({r["learning_rate"] for r in by_seed[m].values()}),
+                "reference": reference, "diff": None, "diff_ci95": None, "wins": None}
+            if reference is not None and m != reference:
+                common = sorted(by_seed[m].keys() & by_seed[reference].keys())
+                diffs = [by_seed[m][s]["test_error"] - by_seed[reference][s]["test_error"] for s in common]
+                if diffs:
+                    d = mean_interval(diffs)
+                    entry.update(diff=d["mean"], diff_ci95=d["ci95"], wins=sum(x < 0 for x in diffs))
+            out.append(entry)
+    return out
+
+
+def _pct(x, ci=None):
+    if x is None:
+        return ""
+    return f"{100 * x:.2f}%" + ("" if ci is None else f" ± {100 * ci:.2f}")
+
+
+def to_markdown(summary: list[dict]) -> str:
+    """Per budget: test error per method (mean ± 95% t-interval over seeds) and its paired difference to the
+    reference method (negative: better), with wins out of seeds."""
+    lines = []
+    for budget in dict.fromkeys(e["labels_per_class"] for e in summary):
+        at = [e for e in summary if e["labels_per_class"] == budget]
+        ref = at[0]["reference"]
+        lines += [f"### {at[0]['labels']} labels ({budget or 'all'} per class), "
+                  f"{at[0]['valid_examples']} validation examples", "",
+                  f"Reference (non-pretrained method with the lowest validation error): **{ref}**.", "",
+                  "| method | test error (mean ± 95% CI) | seeds | difference to reference (paired) | wins |"
+                  " valid error | learning rates chosen |",
+                  "|---|---|---|---|---|---|---|"]
+        for e in sorted(at, key=lambda e: e["test_error"]):
+            diff = "reference" if e["method"] == ref else (
+                f"{100 * e['diff']:+.2f} ± {100 * e['diff_ci95']:.2f} points" if e["diff_ci95"] is not None
+                else "" if e["diff"] is None else f"{100 * e['diff']:+.2f} points")
+            wins = "" if e["wins"] is None else f"{e['wins']}/{e['seeds']}"
+            lines.append(f"| {e['method']} | {_pct(e['test_error'], e['test_ci95'])} | {e['seeds']} | {diff} | "
+                         f"{wins} | {_pct(e['valid_error'])} | {', '.join(f'{r:g}' for r in e['learning_rates'])} |")
+        lines.append("")
+    return "\n".join(lines)

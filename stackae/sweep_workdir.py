@@ -1,0 +1,154 @@
+"""The workdir side of a sweep: one file per finished cell (so a killed sweep resumes at the first unfinished
+cell, and shards of one grid can share a folder), the shared pretrained stack, and the merged report
+(sweep.csv, sweep.md, sweep.png)."""
+
+import pathlib
+import time
+
+from stackae.checkpoints import read_json, write_json
+from stackae.config import config_from_json
+from stackae.data import labelled_subset, load_dataset
+from stackae.errors import ConfigError
+from stackae.locks import RunInUseError, lock_run_dir
+from stackae.methods import parse_method
+from stackae.pretrain import load_stack, pretrain, reconstruction_of
+from stackae.runs import config_differences
+from stackae.sweep import cells, from_csv, plan_for, pretraining_seeds, run_cell, shard, summarize, to_csv, \
+    to_markdown
+
+GRID_SHAPE_KEYS = ("sweep.methods", "sweep.labels_per_class")  # growing the grid keeps finished cells
+WAIT_SECONDS = 30
+
+
+def parse_shard(spec: str | None) -> tuple[int, int]:
+    """'I/N' (0 <= I < N) -> (I, N); None -> (0, 1)."""
+    if not spec:
+        return 0, 1
+    try:
+        index, count = (int(v) for v in spec.split("/"))
+    except ValueError:
+        index, count = -1, 0
+    if not 0 <= index < count:
+        raise ConfigError(f"--shard {spec} is not I/N with 0 <= I < N (e.g. 0/4 ... 3/4 for four machines).")
+    return index, count
+
+
+def check_budgets(cfg, data):
+    """One sentence, before anything is written, for a budget or validation size a class cannot supply."""
+    for budget in cfg.sweep.labels_per_class:
+        plan = plan_for(cfg, budget)
+        for s in plan.seeds:
+            labelled_subset(data.train_x, data.train_y, budget, data.n_classes, s)
+            if plan.valid_per_class:
+                labelled_subset(data.valid_x, data.valid_y, plan.valid_per_class, data.n_classes, s, "validation")
+
+
+def check_saved_config(out: pathlib.Path, cfg):
+    """Refuse a sweep folder made with a different config (growing the grid of methods or budgets is fine)."""
+    saved = out / "config.json"
+    if not saved.exists():
+        return
+    diffs = [d for d in config_differences(config_from_json(saved.read_text()), cfg)
+             if not d.startswith(GRID_SHAPE_KEYS)]
+    if diffs:
+        raise ConfigError(f"{out} holds a sweep with a different config ({'; '.join(diffs[:5])}); pass "
+                          f"--config={saved} to continue it, or another --workdir.")
+
+
+def pretraining_config(cfg):
+    pcfg = cfg.copy_and_resolve_references()
+    pcfg.seeds = pretraining_seeds(cfg)
+    return pcfg
+
+
+def shared_stack(cfg, out: pathlib.Path, data, log):
+    """The pretrained stack of every seed, from DIR/pretrain: trained (resumably) here unless another process
+    (another shard) is training it, in which case None."""
+    pcfg = pretraining_config(cfg)
+    if not (out / "pretrain" / "summary.json").exists():
+        try:
+            pretrain(pcfg, out, log=log)
+        except RunInUseError:
+            return None
+    return load_stack(out, pcfg, data.n_features)
+
+
+def run_sweep(cfg, workdir, *, shard_spec: str | None = None, log=print) -> list[dict]:
+    """Run this shard's unfinished cells of the grid in `cfg`, then write the merged report; returns its rows."""
+    index, count = parse_shard(shard_spec)
+    out = pathlib.Path(workdir)
+    check_saved_config(out, cfg)
+    lock_run_dir(out / "shards" / f"{index}-of-{count}")
+    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
+    check_budgets(cfg, data)
+    if not (out / "config.json").exists():
+        write_json(out / "config.json", cfg.to_dict())
+    mine = shard(cells(cfg), index, count)
+    todo = [c for c in mine if not (out / "cells" / f"{c.name}.csv").exists()]
+    log(f"sweep on {data.name}: {len(cells(cfg))} cells in the grid, {len(mine)} in shard {index}/{count}, "
+        f"{len(todo)} to run")
+    stack, waiting = None, False
+    while todo:
+        if stack is None and any(parse_method(c.method).pretrained for c in todo):
+            stack = shared_stack(cfg, out, data, log)
+        runnable = [c for c in todo if stack is not None or not parse_method(c.method).pretrained]
+        if not runnable:
+            if not waiting:
+                log(f"another process is pretraining in {out / 'pretrain'}; waiting for it")
+            waiting = True
+            time.sleep(WAIT_SECONDS)
+            continue
+        cell = runnable[0]
+        rows = run_cell(cfg, data, cell, stack, log=log)
+        write_text(out / "cells" / f"{cell.name}.csv", to_csv(rows))
+        write_report(out, cfg)
+        todo.remove(cell)
+    return write_report(out, cfg)
+
+
+def write_text(path: pathlib.Path, text: str):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_report(out: pathlib.Path, cfg=None) -> list[dict]:
+    """Merge every finished cell in `out` into sweep.csv, sweep.md and sweep.png (grid order); returns rows."""
+    from stackae.plots import plot_sweep
+
+    out = pathlib.Path(out)
+    if cfg is None:
+        if not (out / "config.json").exists():
+            raise ConfigError(f"{out} holds no sweep (no config.json); pass the folder given as --workdir.")
+        cfg = config_from_json((out / "config.json").read_text())
+    order = [c.name for c in cells(cfg)]
+    found = {p.stem: p for p in (out / "cells").glob("*.csv")}
+    names = [n for n in order if n in found] + sorted(n for n in found if n not in order)
+    rows = [r for n in names for r in from_csv(found[n].read_text())]
+    write_text(out / "sweep.csv", to_csv(rows))
+    summary = summarize(rows)
+    write_text(out / "sweep.md", report_header(cfg, out, rows, len(order)) + to_markdown(summary))
+    if summary:
+        plot_sweep(summary, path=out / "sweep.png", title=f"{cfg.dataset}: {'-'.join(map(str, cfg.layers))}")
+    return rows
+
+
+def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str:
+    s = cfg.sweep
+    pre = out / "pretrain" / "summary.json"
+    pre_seconds = read_json(pre)["seconds"] if pre.exists() else None
+    per_budget = {}
+    for r in rows:
+        per_budget.setdefault(r["labels_per_class"], {})[r["method"]] = r["cell_seconds"]
+    timing = ", ".join(f"{b or 'all'} per class {sum(v.values()):.0f} s" for b, v in per_budget.items())
+    done = len({(r["method"], r["labels_per_class"]) for r in rows})
+    return "\n".join([
+        f"# Sweep: {cfg.dataset}, network {'-'.join(map(str, cfg.layers))}", "",
+        f"{done} of {n_cells} cells finished. Seeds {s.seeds} per budget ({s.seeds_all_labels} with all labels); "
+        f"learning-rate grid {', '.join(f'{v:g}' for v in s.learning_rates)} chosen per seed on the validation "
+        f"set; {s.steps} optimiser steps (batch {s.batch_size}), evaluated every {s.eval_every}; validation set "
+        f"{s.valid_per_class or 'as many per class as the budget, at least 10'} per class (the whole validation "
+        "split with all labels). The test set is never used for any choice.", "",
+        "Seconds: pretraining " + ("(not run)" if pre_seconds is None else f"{pre_seconds:.0f} s") +
+        f"; fine-tuning by budget: {timing or 'none yet'}.", "", ""])
