@@ -2,17 +2,18 @@
 
 The in-memory API works on arrays and returns results; the scripts add workdirs, resume and exit codes:
 
-    data = stackae.load_dataset(cfg)                    # or stackae.dataset_from_arrays(...)
+    data = stackae.load_dataset(cfg)                    # or stackae.dataset_from_arrays("mine", x, y)
     stack = stackae.pretrain_stack(cfg, data)           # per-layer DAE parameters, stacked over seeds
     run = stackae.finetune(cfg, data, init=stack)       # or init="he", "lsuv", "dae+batch_norm", ...
 """
 
 from stackae.config import base_config, load_config
-from stackae.data import Dataset, load_dataset
+from stackae.data import Dataset, dataset_from_arrays, load_dataset
 from stackae.finetune import FinetuneRun, Plan, finetune
 from stackae.methods import parse_method
 from stackae.pretrain import Stack, pretrain_stack
+from stackae.sweep import run_grid, summarize
 
 __version__ = "0.2.0"
-__all__ = ["Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "finetune", "load_config", "load_dataset",
-           "parse_method", "pretrain_stack"]
+__all__ = ["Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "dataset_from_arrays", "finetune",
+           "load_config", "load_dataset", "parse_method", "pretrain_stack", "run_grid", "summarize"]

@@ -282,6 +282,24 @@ def load_dataset(cfg, unit_range: bool = True, log=print) -> Dataset:
     return Dataset(cfg.dataset, train_x, train_y, valid_x, valid_y, test_x, test_y, n_classes, version)
 
 
+def dataset_from_arrays(name: str, x, y, test_x=None, test_y=None, *, valid_fraction: float = 0.1,
+                        test_fraction: float = 0.2, n_classes: int | None = None, unit_range: bool = True) -> Dataset:
+    """A Dataset from the user's own arrays (images of any shape are flattened; uint8 scaled to [0, 1]); the
+    validation split, and the test split when none is given, are carved deterministically from (x, y)."""
+    x, y = _flatten_unit(x), np.asarray(y).astype(np.int32)
+    if len(x) != len(y):
+        raise DataError(f"dataset '{name}' has {len(x)} inputs but {len(y)} labels; pass one label per input.")
+    if test_x is None:
+        x, y, test_x, test_y = carve(x, y, test_fraction)
+    else:
+        test_x, test_y = _flatten_unit(test_x), np.asarray(test_y).astype(np.int32)
+    n_classes = int(n_classes or max(y.max(), test_y.max()) + 1)
+    train_x, train_y, valid_x, valid_y = carve(x, y, valid_fraction)
+    for a, b in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)):
+        check_arrays(name, a, b, n_classes, unit_range)
+    return Dataset(name, train_x, train_y, valid_x, valid_y, test_x, test_y, n_classes)
+
+
 def labelled_subset(x, y, per_class: int, n_classes: int, seed: int, what: str = "training"):
     """A balanced, seeded subset of `per_class` examples of each class (all examples if per_class is 0)."""
     if per_class == 0:

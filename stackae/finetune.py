@@ -255,7 +255,8 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     log(f"fine-tuning {method.name} on {data.name}: {n_labels} labelled examples and {len(valid_pairs[0][0])} "
         f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)")
     where = desc or f"finetune-{method.name}"
-    epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds), history)
+    epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds, None if plan.steps is None else plan.eval_every),
+                         history)
     t0 = time.perf_counter()
     states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
                           epochs=rounds, every=cfg.checkpoint_every, step0=0, position={}, where=where,
@@ -280,9 +281,11 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
                        time.perf_counter() - t0, n_labels, len(valid_pairs[0][0]))
 
 
-def _fmt(where, total):
+def _fmt(where, total, every=None):
+    """One log line per epoch (every None) or per evaluation, numbered by optimiser step."""
     def fmt(epoch, m, seconds):
-        return (f"{where} {epoch + 1}/{total}: train loss {np.nanmean(m['loss']):.4f} "
+        at = f"epoch {epoch + 1}/{total}" if every is None else f"step {(epoch + 1) * every}/{total * every}"
+        return (f"{where} {at}: train loss {np.nanmean(m['loss']):.4f} "
                 f"error {np.nanmean(m['error']):.4f}  valid error {np.nanmean(m['valid_error']):.4f}  {seconds:.1f}s")
     return fmt
 

@@ -47,7 +47,7 @@ def lsuv(model, x_bd, key, tolerance: float = 0.02, max_iterations: int = 20) ->
     return used
 
 
-def _normalise_units(model, x_bd, key):
+def normalise_units(model, x_bd, key):
     """Within-layer step: Gaussian kernels, then per unit a scale and bias giving its pre-activation zero mean
     and unit variance on `x_bd`, bottom-up."""
     for k, encoder in enumerate(model.encoders):
@@ -75,7 +75,7 @@ def data_dependent(model, x_bd, key, max_iterations: int = 10) -> int:
     calibration rescaling each layer so that its gradient/weight ratio approaches the geometric mean of all
     layers (at most `max_iterations` rounds; a layer's bias follows the change of scale of its input).
     Returns the rounds used."""
-    _normalise_units(model, x_bd, key)
+    normalise_units(model, x_bd, key)
     n = len(model.encoders)
     input_scale = [jnp.mean(jnp.abs(h)) for h in [x_bd, *model.hidden(x_bd)[:-1]]]
     output_std = float(jnp.mean(jnp.std(model.hidden(x_bd)[-1], axis=0)))

@@ -22,7 +22,7 @@ from stackae.config import layer_config
 from stackae.data import load_dataset
 from stackae.provenance import data_fingerprint
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
-from stackae.losses import RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
+from stackae.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
 from stackae.models import DenoisingAutoencoder
 from stackae.noise import corrupt
 from stackae.optim import make_optimizer
@@ -169,6 +169,7 @@ class Stack:
     seeds: list[int]
     layers: list
     records: list[dict]
+    graphdefs: list
 
     def encoders(self):
         """Encoder kernels and biases of every layer, stacked over seeds: [(w_sdh, b_sh), ...]."""
@@ -180,6 +181,12 @@ class Stack:
         for (w, b), record in zip(self.encoders(), self.records):
             h = activation(record["activation"])(h @ w[seed_index] + b[seed_index])
         return h
+
+    def reconstruct(self, x_nd, seed_index: int = 0):
+        """Layer 1's reconstruction of `x_nd` (pass corrupted inputs to see the denoising)."""
+        model = nnx.merge(self.graphdefs[0], jax.tree.map(lambda a: a[seed_index], self.layers[0]))
+        units = RECONSTRUCTION_UNITS[self.records[0]["reconstruction"]]
+        return units(model.decode_preactivation(model.encode(jnp.asarray(x_nd))))
 
 
 class LayerStore:
@@ -216,7 +223,7 @@ def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> 
     check_pretraining_data(cfg, data, mesh)
     train_a, valid_a = replicate(jnp.asarray(data.train_x), mesh), replicate(jnp.asarray(data.valid_x), mesh)
     resume = store.resume if store is not None else None
-    input_activation, per_seed, step0, records, layers = "linear", False, 0, [], []
+    input_activation, per_seed, step0, records, layers, graphdefs = "linear", False, 0, [], [], []
     log(f"pretraining {len(cfg.layers)} layers on {data.name}: {data.train_x.shape[0]} examples, "
         f"{cfg.seeds} seed(s), {jax.device_count()} device(s) ({jax.devices()[0].platform})")
     for k in range(len(cfg.layers)):
@@ -233,6 +240,7 @@ def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> 
                 store.save(k, params, record)
         records.append(record)
         layers.append(params)
+        graphdefs.append(graphdef)
         step0 += lc.epochs
         if k + 1 < len(cfg.layers):
             train_a = layer_preactivations(graphdef, params, train_a, input_activation)
@@ -240,7 +248,7 @@ def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> 
             input_activation, per_seed = lc.activation, True
     if resume is not None:
         resume.close()
-    return Stack([cfg.seed + s for s in range(cfg.seeds)], layers, records)
+    return Stack([cfg.seed + s for s in range(cfg.seeds)], layers, records, graphdefs)
 
 
 def stack_summary(stack: Stack, data) -> dict:
@@ -280,4 +288,5 @@ def load_stack(workdir, cfg, n_features: int) -> Stack:
     out = pathlib.Path(workdir) / "pretrain"
     sizes = (n_features, *cfg.layers[:-1])
     return Stack([cfg.seed + s for s in range(cfg.seeds)], [restore_layer(out, k, n, cfg) for k, n in enumerate(sizes)],
-                 [read_json(out / f"layer_{k + 1}.json") for k in range(len(cfg.layers))])
+                 [read_json(out / f"layer_{k + 1}.json") for k in range(len(cfg.layers))],
+                 [dae_graphdef(n, cfg.layers[k], layer_config(cfg, k)) for k, n in enumerate(sizes)])

@@ -80,6 +80,11 @@ def run_cell(cfg, data, cell: Cell, stack=None, log=print) -> list[dict]:
     return mark_selected(rows)
 
 
+def run_grid(cfg, data, stack=None, log=print) -> list[dict]:
+    """Every cell of the grid in memory (notebooks); the rows of the tidy table."""
+    return [row for cell in cells(cfg) for row in run_cell(cfg, data, cell, stack, log=log)]
+
+
 def mark_selected(rows: list[dict]) -> list[dict]:
     """Per (method, budget, seed), select the learning rate with the lowest validation error (ties: the first
     in grid order); diverged members are never selected unless all diverged."""

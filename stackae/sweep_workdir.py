@@ -78,9 +78,9 @@ def run_sweep(cfg, workdir, *, shard_spec: str | None = None, log=print) -> list
     index, count = parse_shard(shard_spec)
     out = pathlib.Path(workdir)
     check_saved_config(out, cfg)
-    lock_run_dir(out / "shards" / f"{index}-of-{count}")
     data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
     check_budgets(cfg, data)
+    lock_run_dir(out / "shards" / f"{index}-of-{count}")
     if not (out / "config.json").exists():
         write_json(out / "config.json", cfg.to_dict())
     mine = shard(cells(cfg), index, count)

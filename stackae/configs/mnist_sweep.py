@@ -19,7 +19,7 @@ def get_config():
     s.seeds_all_labels = 3
     s.learning_rates = (0.01, 0.03, 0.1)
     with s.ignore_type():  # per budget
-        s.steps = (500, 1000, 1000)
-        s.eval_every = (25, 50, 200)
-        s.batch_size = (32, 32, 128)
+        s.steps = (200, 200, 1000)  # 64 epochs of 100 labels, 10 of 1,000, 2.6 of 50,000
+        s.eval_every = (20, 20, 200)
+        s.batch_size = (32, 50, 128)
     return c

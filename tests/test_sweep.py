@@ -1,0 +1,101 @@
+"""The sweep: shards partition the grid, a killed sweep resumes to the same table, bad input is one sentence."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_script, tree_snapshot
+from stackae.config import load_config
+from stackae.errors import ConfigError
+from stackae.sweep import cells, from_csv, mark_selected, shard, summarize
+from stackae.sweep_workdir import parse_shard
+
+GRID = ["--config.layers=(24,16)", "--config.pretrain.epochs=2", "--config.sweep.methods=(he,dae)",
+        "--config.sweep.labels_per_class=(3,10)", "--config.sweep.seeds=2", "--config.sweep.steps=20",
+        "--config.sweep.eval_every=10", "--config.sweep.learning_rates=(0.03,0.1)"]
+
+
+def test_shards_partition_the_grid_exactly():
+    cfg = load_config(None)
+    grid = cells(cfg)
+    for n in (1, 2, 3, 5, 40):
+        parts = [shard(grid, i, n) for i in range(n)]
+        assert sorted((c.name for p in parts for c in p)) == sorted(c.name for c in grid)
+        assert sum(len(p) for p in parts) == len(grid)
+    assert parse_shard("2/3") == (2, 3) and parse_shard(None) == (0, 1)
+    for bad in ("3/2", "2/2", "-1/2", "a/b", "1"):
+        with pytest.raises(ConfigError, match="is not I/N"):
+            parse_shard(bad)
+
+
+def test_selection_uses_validation_only_and_summary_pairs_by_seed():
+    rows = []
+    for method, offset in (("he", 0.0), ("dae", -0.02)):
+        for seed in (0, 1, 2):
+            for lr, valid, test in ((0.1, 0.30, 0.10), (0.03, 0.20, 0.40)):
+                rows.append(dict(method=method, labels_per_class=10, labels=100, valid_examples=100, seed=seed,
+                                 learning_rate=lr, valid_error=valid + offset, test_error=test + offset + seed / 100,
+                                 diverged=False))
+    chosen = [r for r in mark_selected(rows) if r["selected"]]
+    assert {r["learning_rate"] for r in chosen} == {0.03}  # lowest validation error, though its test error is worse
+    summary = {e["method"]: e for e in summarize(mark_selected(rows))}
+    assert summary["dae"]["reference"] == "he"
+    assert summary["dae"]["diff"] == pytest.approx(-0.02) and summary["dae"]["wins"] == 3
+    assert summary["dae"]["diff_ci95"] == pytest.approx(0.0, abs=1e-12)  # the same difference on every seed
+
+
+def without_timing(path):
+    rows = from_csv(path.read_text())
+    return [{k: v for k, v in r.items() if k != "cell_seconds"} for r in rows]
+
+
+def sweep_command(workdir):
+    return [sys.executable, "-u", str(ROOT / "scripts" / "sweep.py"), "--workdir", str(workdir), *GRID]
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    subprocess.run(sweep_command(reference), check=True, capture_output=True, env=env, timeout=900)
+    proc = subprocess.Popen(sweep_command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 600
+    while not list((killed / "cells").glob("*.csv")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    finished = len(list((killed / "cells").glob("*.csv")))
+    assert 1 <= finished < 4
+    again = subprocess.run(sweep_command(killed), capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"{4 - finished} to run" in again.stdout
+    assert without_timing(killed / "sweep.csv") == without_timing(reference / "sweep.csv")
+    rows = from_csv((reference / "sweep.csv").read_text())
+    assert len(rows) == 2 * 2 * 2 * 2  # methods x budgets x seeds x learning rates
+    assert {r["valid_examples"] for r in rows} == {100}  # at least 10 per class for both budgets
+    for text in ("sweep.md", "sweep.png"):
+        assert (reference / text).stat().st_size > 0
+    report = (reference / "sweep.md").read_text()
+    assert "30 labels (3 per class), 100 validation examples" in report and "Reference" in report
+
+
+@pytest.mark.parametrize("override, phrase", [
+    ("--config.sweep.methods=(he,magic)", "'magic' is not an init"),
+    ("--config.sweep.labels_per_class=(3,500)", "500 labelled examples per class were asked for"),
+    ("--config.sweep.learning_rates=()", "the grid has no values"),
+    ("--shard=3/2", "is not I/N"),
+])
+def test_bad_sweep_input_is_one_sentence_exit_2_and_keeps_files(tmp_path, override, phrase):
+    workdir = tmp_path / "w"
+    (workdir / "cells").mkdir(parents=True)
+    (workdir / "cells" / "keep.csv").write_text("earlier results\n")
+    before = tree_snapshot(workdir)
+    proc = run_script("sweep", "--workdir", str(workdir), *GRID, override)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and phrase in last and "Traceback" not in proc.stderr
+    assert tree_snapshot(workdir) == before
