@@ -9,11 +9,11 @@ The in-memory API works on arrays and returns results; the scripts add workdirs,
 
 from stackae.config import base_config, load_config
 from stackae.data import Dataset, dataset_from_arrays, load_dataset
-from stackae.finetune import FinetuneRun, Plan, finetune
+from stackae.finetune import FinetuneRun, Plan, finetune, load_classifier
 from stackae.methods import parse_method
-from stackae.pretrain import Stack, pretrain_stack
+from stackae.pretrain import Stack, load_pretrained, pretrain_stack
 from stackae.sweep import run_grid, summarize
 
 __version__ = "0.2.0"
 __all__ = ["Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "dataset_from_arrays", "finetune",
-           "load_config", "load_dataset", "parse_method", "pretrain_stack", "run_grid", "summarize"]
+           "load_classifier", "load_config", "load_dataset", "load_pretrained", "parse_method", "pretrain_stack", "run_grid", "summarize"]

@@ -38,4 +38,11 @@ def format_table(results: dict) -> str:
     if d["n"] > 1:
         lines.append(f"pretrained - random, paired over seeds: {100 * d['mean']:+.2f} ± {100 * d['ci95']:.2f} "
                      f"points (pretrained better in {d['pretrained_better']} of {d['n']})")
+    r = next(iter(results.values()))
+    n_test = r.get("data", {}).get("sizes", {}).get("test", "the")
+    lines.append(
+        f"Test error on {n_test} held-out test examples: the mean over {len(r['seeds'])} seed(s) with its 95% "
+        "t-interval (n/a for one seed); each seed has its own init, minibatch order and noise, the same for both "
+        "inits. The paired difference compares the two inits seed by seed: an interval that contains zero means "
+        "these seeds cannot tell them apart.")
     return "\n".join(lines)

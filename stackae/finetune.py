@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.checkpoints import ResumeCheckpoints, save_tree, write_json
+from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
 from stackae.config import activations_of, config_from_json
 from stackae.data import labelled_subset, load_dataset
 from stackae.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
@@ -78,9 +78,45 @@ class FinetuneRun:
         return np.asarray(jnp.argmax(self.logits(x_nd, member), axis=-1))
 
     def logits(self, x_nd, member: int = 0):
+        return self._model(member)(jnp.asarray(x_nd))
+
+    def encode(self, x_nd, member: int = 0) -> np.ndarray:
+        """Top hidden-layer activations of member `member` (the fine-tuned features)."""
+        return np.asarray(self._model(member).hidden(jnp.asarray(x_nd))[-1])
+
+    def _model(self, member: int):
         take = lambda tree: jax.tree.map(lambda a: a[member], tree)  # noqa: E731
-        model = _merge(self.graphdef, take(self.params), None if self.extra is None else take(self.extra))
-        return model(jnp.asarray(x_nd))
+        return _merge(self.graphdef, take(self.params), None if self.extra is None else take(self.extra))
+
+
+def best_tree(run: FinetuneRun) -> dict:
+    """What a workdir keeps of a run: the best parameters (and batch-norm statistics) of every member."""
+    return {"params": nnx.to_pure_dict(run.params),
+            "extra": {} if run.extra is None else nnx.to_pure_dict(run.extra)}
+
+
+def load_classifier(workdir, init: str = "pretrained") -> FinetuneRun:
+    """The fine-tuned classifiers saved by `scripts/finetune.py --init INIT` in `workdir`, one member per seed,
+    ready to `predict(x, member)` or `encode(x, member)`."""
+    out = pathlib.Path(workdir) / f"finetune-{init}"
+    if not (out / "results.json").exists():
+        raise CheckpointError(f"no finished fine-tuning in {out}; run `python scripts/finetune.py --workdir "
+                              f"{workdir} --init {init}` first.")
+    results = read_json(out / "results.json")
+    cfg = config_from_json((out / "config.json").read_text())
+    method = parse_method(results.get("method", "dae" if init == "pretrained" else cfg.finetune.random_init))
+    fingerprint = results["data"]
+    model = classifier(cfg, fingerprint["n_features"], fingerprint["n_classes"], jax.random.key(0), method)
+    graphdef, params, *rest = nnx.split(model, nnx.Param, nnx.BatchStat) if method.batch_norm else \
+        (*nnx.split(model, nnx.Param),)
+    saved = restore_tree(out / "best")
+    nnx.replace_by_pure_dict(params, saved["params"])
+    extra = None
+    if rest:
+        extra = rest[0]
+        nnx.replace_by_pure_dict(extra, saved["extra"])
+    return FinetuneRun(method.name, results["per_seed"], graphdef, params, extra, results["history"],
+                       results["seconds"], results["labels_used"], results.get("valid_used", 0))
 
 
 def classifier(cfg, n_features: int, n_classes: int, key, method: Method | None = None) -> StackedClassifier:
@@ -349,7 +385,7 @@ def finetune_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = Fa
     resume = ResumeCheckpoints(out / "state")
     run = finetune(cfg, data, method.name, stack=stack, plan=plan, resume=resume, log=log, desc=f"finetune-{init}")
     resume.close()
-    save_tree(out / "best", nnx.to_pure_dict(run.params))
+    save_tree(out / "best", best_tree(run))
     results = results_of(run, data, cfg, init)
     write_json(out / "results.json", results)
     return results

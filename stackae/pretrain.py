@@ -18,9 +18,10 @@ from flax import nnx
 
 from stackae.activations import NON_NEGATIVE, activation
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
-from stackae.config import layer_config
+from stackae.config import config_from_json, layer_config
 from stackae.data import load_dataset
 from stackae.provenance import data_fingerprint
+from stackae.errors import CheckpointError
 from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
 from stackae.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
 from stackae.models import DenoisingAutoencoder
@@ -290,3 +291,13 @@ def load_stack(workdir, cfg, n_features: int) -> Stack:
     return Stack([cfg.seed + s for s in range(cfg.seeds)], [restore_layer(out, k, n, cfg) for k, n in enumerate(sizes)],
                  [read_json(out / f"layer_{k + 1}.json") for k in range(len(cfg.layers))],
                  [dae_graphdef(n, cfg.layers[k], layer_config(cfg, k)) for k, n in enumerate(sizes)])
+
+
+def load_pretrained(workdir) -> Stack:
+    """The stack saved by `scripts/pretrain.py` in `workdir`, with the config it was trained with."""
+    out = pathlib.Path(workdir) / "pretrain"
+    if not (out / "summary.json").exists():
+        raise CheckpointError(f"no finished pretraining in {out}; run `python scripts/pretrain.py --workdir "
+                              f"{workdir}` first.")
+    cfg = config_from_json((out / "config.json").read_text())
+    return load_stack(workdir, cfg, read_json(out / "summary.json")["n_features"])

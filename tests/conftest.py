@@ -14,6 +14,7 @@ def tiny_config(**pretrain):
     """The digits config shrunk for tests: two small layers, a few epochs."""
     cfg = digits.get_config()
     cfg.name = "tiny"
+    cfg.seeds = 1
     cfg.layers = (32, 16)
     cfg.pretrain.epochs = 3
     cfg.finetune.epochs = 25
