@@ -297,7 +297,7 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
                           epochs=rounds, every=cfg.checkpoint_every, step0=0, position={}, where=where,
                           learning_rate=rates if len(rates) > 1 else rates[0], rate_key="finetune.learning_rate",
-                          seed=plan.seeds[0], log=log)
+                          seed=[f"seed {s} (learning_rate={r})" for s in plan.seeds for r in rates], log=log)
     test = replicate({"x": jnp.asarray(data.test_x), "y": jnp.asarray(data.test_y)}, mesh)
     best_extra = states.get("best_extra")
     if best_extra is None:

@@ -126,11 +126,14 @@ class EpochLog:
         self.bar.close()
 
 
-def report_divergence(newly_diverged, where: str, epoch: int, learning_rate: float, seed: int, log):
-    """Log each newly diverged seed; it stays frozen at its last good state while the others continue."""
+def report_divergence(newly_diverged, where: str, epoch: int, learning_rate, seed, log):
+    """Log each newly diverged member; it stays frozen at its last good state while the others continue. `seed`
+    is the first seed (members are seed, seed + 1, ...) or a list naming every member."""
     for s in np.flatnonzero(newly_diverged):
-        log(f"seed {seed + s} diverged in {where} by epoch {epoch + 1} (learning_rate={learning_rate}): its loss is "
-            "not finite, so it is frozen at its last good state while the other seeds continue.")
+        named = isinstance(seed, (list, tuple))
+        member = seed[s] if named else f"seed {seed + s} (learning_rate={learning_rate})"
+        log(f"{member} diverged in {where} by {'evaluation' if named else 'epoch'} {epoch + 1}: its loss is not "
+            "finite, so it is frozen at its last good state while the others continue.")
 
 
 def report_early_stop(states, where: str, epoch: int, epochs: int, log):

@@ -143,12 +143,13 @@ def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str
         per_budget.setdefault(r["labels_per_class"], {})[r["method"]] = r["cell_seconds"]
     timing = ", ".join(f"{b or 'all'} per class {sum(v.values()):.0f} s" for b, v in per_budget.items())
     done = len({(r["method"], r["labels_per_class"]) for r in rows})
+    budgets = "; ".join(f"{b or 'all'} per class: {p.steps} steps of batch {p.batch_size}, evaluated every "
+                        f"{p.eval_every}" for b, p in ((b, plan_for(cfg, b)) for b in s.labels_per_class))
     return "\n".join([
         f"# Sweep: {cfg.dataset}, network {'-'.join(map(str, cfg.layers))}", "",
         f"{done} of {n_cells} cells finished. Seeds {s.seeds} per budget ({s.seeds_all_labels} with all labels); "
         f"learning-rate grid {', '.join(f'{v:g}' for v in s.learning_rates)} chosen per seed on the validation "
-        f"set; {s.steps} optimiser steps (batch {s.batch_size}), evaluated every {s.eval_every}; validation set "
-        f"{s.valid_per_class or 'as many per class as the budget, at least 10'} per class (the whole validation "
-        "split with all labels). The test set is never used for any choice.", "",
+        f"set. {budgets}. Validation set: {s.valid_per_class or 'as many per class as the budget, at least 10'} "
+        "per class (the whole validation split with all labels). The test set is never used for any choice.", "",
         "Seconds: pretraining " + ("(not run)" if pre_seconds is None else f"{pre_seconds:.0f} s") +
         f"; fine-tuning by budget: {timing or 'none yet'}.", "", ""])
