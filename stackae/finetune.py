@@ -292,7 +292,7 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
         f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)")
     where = desc or f"finetune-{method.name}"
     epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds, None if plan.steps is None else plan.eval_every),
-                         history)
+                         history, log)
     t0 = time.perf_counter()
     states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
                           epochs=rounds, every=cfg.checkpoint_every, step0=0, position={}, where=where,

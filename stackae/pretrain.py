@@ -146,7 +146,7 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     loss_fn, eval_fn = dae_loss(graphdef, lc, input_activation, reconstruction)
     epoch_fn = make_epoch(loss_fn, optimizer, lc.batch_size, eval_fn, data_axes=(0, 0) if per_seed else (None, None),
                           mesh=mesh)
-    epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc), history)
+    epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc), history, log)
     states = train_epochs(epoch_fn, states, train_a, valid_a, train_keys, epoch_log, resume, start=start,
                           epochs=lc.epochs, every=cfg.checkpoint_every, step0=step0, position={"layer": k},
                           where=f"pretraining layer {k + 1}", learning_rate=lc.learning_rate,

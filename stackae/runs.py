@@ -8,7 +8,7 @@ import time
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from stackae.checkpoints import read_json, write_json
 from stackae.config import config_from_json
@@ -92,10 +92,11 @@ def record_config(out: pathlib.Path, cfg):
 class EpochLog:
     """A progress bar over epochs, and one log line per epoch, reading metrics one epoch late."""
 
-    def __init__(self, desc: str, start: int, total: int, fmt, history=()):
+    def __init__(self, desc: str, start: int, total: int, fmt, history=(), log=print):
         self.bar = tqdm(total=total, initial=start, desc=desc, unit="epoch", leave=False, dynamic_ncols=True,
                         disable=None)
         self.fmt = fmt
+        self.write = self.bar.write if log is print else log  # print: above the progress bar
         self.pending = None
         self.last = time.perf_counter()
         self.history = list(history)  # carried over from a resumed run
@@ -114,7 +115,7 @@ class EpochLog:
         seconds, self.last = now - self.last, now
         self.history.append(dict(epoch=epoch + 1, seconds=seconds, **{k: v.tolist() for k, v in host.items()}))
         self.bar.update(1)
-        self.bar.write(self.fmt(epoch, host, seconds))
+        self.write(self.fmt(epoch, host, seconds))
         self.pending = None
 
     @property

@@ -141,9 +141,10 @@ def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str
     per_budget = {}
     for r in rows:
         per_budget.setdefault(r["labels_per_class"], {})[r["method"]] = r["cell_seconds"]
-    timing = ", ".join(f"{b or 'all'} per class {sum(v.values()):.0f} s" for b, v in per_budget.items())
+    timing = ", ".join(f"{f'{b} per class' if b else 'all labels'} {sum(v.values()):.0f} s"
+                       for b, v in per_budget.items())
     done = len({(r["method"], r["labels_per_class"]) for r in rows})
-    budgets = "; ".join(f"{b or 'all'} per class: {p.steps} steps of batch {p.batch_size}, evaluated every "
+    budgets = "; ".join(f"{f'{b} per class' if b else 'all labels'}: {p.steps} steps of batch {p.batch_size}, evaluated every "
                         f"{p.eval_every}" for b, p in ((b, plan_for(cfg, b)) for b in s.labels_per_class))
     return "\n".join([
         f"# Sweep: {cfg.dataset}, network {'-'.join(map(str, cfg.layers))}", "",
