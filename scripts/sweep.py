@@ -14,16 +14,15 @@ from stackae.sweep_workdir import run_sweep, write_report
 def main():
     cfg, args = parse(sys.argv[1:], __doc__, lambda p: (
         p.add_argument("--shard", default=None, help="I/N: run every N-th cell starting at I (0-based)"),
-        p.add_argument("--report", default=None, metavar="DIR", help="only merge the finished cells in DIR")))
+        p.add_argument("--report", default=None, metavar="DIR", help="only merge the finished cells in DIR")),
+        workdir_prefix="sweep-")
     if args.report:
         rows = write_report(args.report)
         print(f"{len(rows)} rows merged: {args.report}/sweep.md, sweep.csv, sweep.png")
         return
-    workdir = args.workdir if "--workdir" in sys.argv[1:] or any(a.startswith("--workdir=") for a in sys.argv) \
-        else f"runs/sweep-{cfg.name}"
-    run_sweep(cfg, workdir, shard_spec=args.shard)
-    print((open(f"{workdir}/sweep.md").read()))
-    print(f"results: {workdir}/sweep.md, {workdir}/sweep.csv, {workdir}/sweep.png")
+    run_sweep(cfg, args.workdir, shard_spec=args.shard)
+    print(open(f"{args.workdir}/sweep.md").read())
+    print(f"results: {args.workdir}/sweep.md, {args.workdir}/sweep.csv, {args.workdir}/sweep.png")
 
 
 if __name__ == "__main__":

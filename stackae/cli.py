@@ -31,7 +31,7 @@ def config_help() -> str:
     return "\n".join(lines)
 
 
-def parse(argv, description: str, extra=None, config_from_run: str | None = None):
+def parse(argv, description: str, extra=None, config_from_run: str | None = None, workdir_prefix: str = ""):
     """Parse script flags; returns (cfg, args). `extra(parser)` adds script-specific flags; without --config,
     `config_from_run` (a path inside --workdir, e.g. pretrain/config.json) is the default config if present."""
     parser = argparse.ArgumentParser(
@@ -69,7 +69,7 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
 
         initialize(args.coordinator, args.num_processes, args.process_id)
     if args.workdir is None:
-        args.workdir = os.path.join("runs", cfg.name)
+        args.workdir = os.path.join("runs", workdir_prefix + cfg.name)
     return cfg, args
 
 
