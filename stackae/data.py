@@ -186,7 +186,7 @@ def _prepare(builder, name, manual_dir, download_retries, verified, log):
         raise
     except ImportError as e:
         raise DataError(
-            f"preparing TFDS dataset '{name}' needs TensorFlow; run `pip install -e .[prepare]` once, then retry."
+            f"preparing TFDS dataset '{name}' needs TensorFlow; run `.venv/bin/python -m pip install -e '.[prepare]'` once, then retry."
         ) from e
     except Exception as e:  # network failures surface as many exception types
         hint = (f"check that {manual_dir} holds the original files of '{name}'" if manual_dir else
