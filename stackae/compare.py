@@ -43,6 +43,6 @@ def format_table(results: dict) -> str:
     lines.append(
         f"Test error on {n_test} held-out test examples: the mean over {len(r['seeds'])} seed(s) with its 95% "
         "t-interval (n/a for one seed); each seed has its own init, minibatch order and noise, the same for both "
-        "inits. The paired difference compares the two inits seed by seed: an interval that contains zero means "
-        "these seeds cannot tell them apart.")
+        "inits." + (" The paired difference compares the two inits seed by seed: an interval that contains zero "
+                    "means these seeds cannot tell them apart." if d["n"] > 1 else ""))
     return "\n".join(lines)

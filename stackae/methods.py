@@ -42,7 +42,8 @@ def parse_method(name: str) -> Method:
     init, *remedies = str(name).strip().split("+")
     if init not in INIT_METHODS:
         raise ConfigError(f"unknown method '{name}': '{init}' is not an init; choose one of "
-                          f"{', '.join(INIT_METHODS)}, optionally followed by +{' +'.join(REMEDIES)}.")
+                          f"{', '.join(INIT_METHODS)}, optionally followed by +{' +'.join(REMEDIES)} "
+                          "(scripts/finetune.py also takes pretrained and random).")
     for r in remedies:
         if r not in REMEDIES:
             raise ConfigError(f"unknown method '{name}': '{r}' is not a remedy; choose from {', '.join(REMEDIES)}.")

@@ -25,7 +25,7 @@ def plot_sweep(summary: list[dict], path=None, title: str = ""):
         y = 100 * np.array([e["test_error"] for e in at])
         ci = 100 * np.array([e["test_ci95"] or 0.0 for e in at])
         line, = ax.plot(x, y, marker="o", label=method, linestyle="-" if "dae" in method else "--")
-        ax.fill_between(x, y - ci, y + ci, color=line.get_color(), alpha=0.15)
+        ax.fill_between(x, np.clip(y - ci, 0, 100), np.clip(y + ci, 0, 100), color=line.get_color(), alpha=0.15)
     ax.set_xscale("log")
     ax.set_xlabel("labelled training examples")
     ax.set_ylabel("test error (%)")
