@@ -107,13 +107,10 @@ def load_classifier(workdir, init: str = "pretrained") -> FinetuneRun:
     method = parse_method(results.get("method", "dae" if init == "pretrained" else cfg.finetune.random_init))
     fingerprint = results["data"]
     model = classifier(cfg, fingerprint["n_features"], fingerprint["n_classes"], jax.random.key(0), method)
-    graphdef, params, *rest = nnx.split(model, nnx.Param, nnx.BatchStat) if method.batch_norm else \
-        (*nnx.split(model, nnx.Param),)
+    graphdef, params, extra = split_classifier(model, method)
     saved = restore_tree(out / "best")
     nnx.replace_by_pure_dict(params, saved["params"])
-    extra = None
-    if rest:
-        extra = rest[0]
+    if extra is not None:
         nnx.replace_by_pure_dict(extra, saved["extra"])
     return FinetuneRun(method.name, results["per_seed"], graphdef, params, extra, results["history"],
                        results["seconds"], results["labels_used"], results.get("valid_used", 0))
@@ -127,6 +124,13 @@ def classifier(cfg, n_features: int, n_classes: int, key, method: Method | None 
                              init=method.init if method.init in INITS else "he", batch_norm=method.batch_norm,
                              dropout=f.dropout if method.dropout else 0.0, residual=method.residual,
                              bn_momentum=f.bn_momentum, rngs=nnx.Rngs(key))
+
+
+def split_classifier(model, method: Method):
+    """(graphdef, parameters, batch-norm statistics or None) of a classifier built for `method`."""
+    if method.batch_norm:
+        return nnx.split(model, nnx.Param, nnx.BatchStat)
+    return (*nnx.split(model, nnx.Param), None)
 
 
 def _merge(graphdef, params, extra):
@@ -204,10 +208,9 @@ def _member_params(cfg, data, method: Method, stack: Stack | None, seeds):
         initialise_hidden(method, model, jnp.asarray(data.train_x[np.sort(pick)]), data_key, stack, stack_index)
         model.head.kernel[...] = INITS["glorot"](head_key, model.head.kernel.shape)
         head_hashes.append(array_hash(model.head.kernel[...]))
-        graphdef, p, *rest = nnx.split(model, nnx.Param, nnx.BatchStat) if method.batch_norm else \
-            (*nnx.split(model, nnx.Param),)
+        graphdef, p, e = split_classifier(model, method)
         params.append(p)
-        extras.append(rest[0] if rest else None)
+        extras.append(e)
     stack_trees = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)  # noqa: E731
     return graphdef, stack_trees(params), (stack_trees(extras) if method.batch_norm else None), head_hashes
 
