@@ -1,10 +1,14 @@
-"""Pretrained versus random initialisation of the same network: pretrain, fine-tune both, report."""
+"""Pretrained versus random initialisation of the same network: pretrain, fine-tune both, report; for the
+classifier (test error) and for the deep autoencoder (test squared error, beside PCA)."""
 
+import copy
 import pathlib
 
+from stackae.autoencoder import pca_baseline, reconstruction_run
 from stackae.checkpoints import write_json
+from stackae.data import load_dataset
 from stackae.finetune import finetune_run
-from stackae.pretrain import pretrain
+from stackae.pretrain import pretrain, reconstruction_of
 from stackae.stats import mean_interval
 
 
@@ -20,11 +24,61 @@ def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     return results
 
 
-def paired_difference(results: dict) -> dict:
-    """Test error of pretrained minus random, paired by seed (same seed = same labelled subset)."""
-    pairs = zip(results["pretrained"]["per_seed"], results["random"]["per_seed"])
-    diffs = [p["test_error"] - r["test_error"] for p, r in pairs if not (p["diverged"] or r["diverged"])]
+def paired_difference(results: dict, other: str = "random", measure: str = "test_error") -> dict:
+    """`measure` of pretrained minus `other`, paired by seed (same seed = same labelled subset), diverged seeds
+    left out."""
+    pairs = zip(results["pretrained"]["per_seed"], results[other]["per_seed"])
+    diffs = [p[measure] - r[measure] for p, r in pairs if not (p["diverged"] or r["diverged"])]
     return dict(mean_interval(diffs), pretrained_better=sum(d < 0 for d in diffs))
+
+
+def compare_reconstruction(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
+    """The deep-autoencoder comparison (Hinton & Salakhutdinov 2006): pretrain; fine-tune reconstruction from the
+    unrolled stack, from `finetune.random_init` with the same optimiser and budget, and from it with Adam at
+    `autoencoder.adam_learning_rate`; PCA with the code size. Writes DIR/autoencoder.json."""
+    pretrain(cfg, workdir, overwrite=overwrite, log=log)
+    results = {init: reconstruction_run(cfg, workdir, init=init, overwrite=overwrite, log=log)
+               for init in ("pretrained", "random")}
+    if cfg.autoencoder.optimizer != "adam":
+        adam = copy.deepcopy(cfg)
+        adam.autoencoder.optimizer, adam.autoencoder.learning_rate = "adam", cfg.autoencoder.adam_learning_rate
+        results["random-adam"] = reconstruction_run(adam, workdir, init="random", overwrite=overwrite, log=log)
+    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy", log=log)
+    keys = ("method", "optimizer", "learning_rate", "test_squared_error", "test_squared_error_ci95",
+            "valid_squared_error", "seeds", "epochs", "seconds")
+    summary = {name: {k: r[k] for k in keys} for name, r in results.items()}
+    summary["pca"] = {"method": "pca", "test_squared_error": pca_baseline(data, cfg.layers[-1])["test_squared_error"]}
+    paired = {f"pretrained_minus_{name}": paired_difference(results, name, "test_squared_error")
+              for name in results if name != "pretrained"}
+    report = {"architecture": [data.n_features, *cfg.layers], "dataset": data.name,
+              "test_examples": int(len(data.test_x)), "runs": summary, **paired}
+    write_json(pathlib.Path(workdir) / "autoencoder.json", report)
+    return report
+
+
+def format_reconstruction_table(report: dict) -> str:
+    """A markdown table of the deep-autoencoder comparison: test squared error per example, mean and 95% interval
+    over seeds, and each paired difference of pretrained to a random init."""
+    lines = [f"Deep autoencoder {'-'.join(map(str, report['architecture']))} on {report['dataset']}: test squared "
+             f"error per example (sum over the {report['architecture'][0]} inputs, mean over "
+             f"{report['test_examples']} test examples); mean and 95% t-interval over seeds.", "",
+             "| run | init | optimizer (rate) | test squared error | valid | seeds | epochs | seconds |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in report["runs"].items():
+        if name == "pca":
+            lines.append(f"| PCA | {report['architecture'][-1]} components | closed form | "
+                         f"{r['test_squared_error']:.2f} | | | | |")
+            continue
+        ci = "" if r["test_squared_error_ci95"] is None else f" ± {r['test_squared_error_ci95']:.2f}"
+        lines.append(f"| {name} | {r['method']} | {r['optimizer']} ({r['learning_rate']:g}) | "
+                     f"{r['test_squared_error']:.2f}{ci} | {r['valid_squared_error']:.2f} | {len(r['seeds'])} | "
+                     f"{r['epochs']} | {r['seconds']:.0f} |")
+    lines.append("")
+    for key, d in report.items():
+        if key.startswith("pretrained_minus_") and d["n"] > 1:
+            lines.append(f"- pretrained - {key[len('pretrained_minus_'):]}, paired over seeds: {d['mean']:+.2f} ± "
+                         f"{d['ci95']:.2f} (pretrained better in {d['pretrained_better']} of {d['n']})")
+    return "\n".join(lines)
 
 
 def format_table(results: dict) -> str:

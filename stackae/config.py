@@ -74,6 +74,16 @@ def base_config() -> ml_collections.ConfigDict:
     f.clip_norm = 1.0  # global gradient-norm bound, for methods with +clip
     f.bn_momentum = 0.9  # decay of batch norm's running statistics, for methods with +batch_norm
 
+    a = c.autoencoder = ml_collections.ConfigDict()  # deep autoencoder: reconstruction fine-tuning
+    a.optimizer = "sgd"
+    a.learning_rate = 0.01
+    a.momentum = 0.9
+    a.schedule = "constant"  # or "cosine": decay to 0 over autoencoder.epochs
+    a.batch_size = 128
+    a.epochs = 50  # maximum; early stopping on validation squared error usually ends sooner
+    a.patience = 10
+    a.adam_learning_rate = 0.001  # the Adam baseline of scripts/autoencoder.py
+
     s = c.sweep = ml_collections.ConfigDict()
     s.methods = ("glorot", "he", "orthogonal", "lsuv", "data_dependent", "he+batch_norm", "dae", "dae+batch_norm",
                  "dae_linear_probe")  # see stackae.methods: init[+batch_norm][+dropout][+clip][+residual]
@@ -287,6 +297,7 @@ def _check_value(key, leaf, v):
         "noise_level": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
         "preact_noise": lambda: _range(key, v, v >= 0, ">= 0"),
         "learning_rate": lambda: _range(key, v, v > 0, "> 0"),
+        "adam_learning_rate": lambda: _range(key, v, v > 0, "> 0"),
         "momentum": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
         "batch_size": lambda: _range(key, v, v > 0, "> 0"),
         "epochs": lambda: _range(key, v, v > 0, "> 0"),

@@ -1,8 +1,9 @@
-"""Initialisations: random kernel schemes by name, and the data-driven calibrations of a stacked classifier's
-hidden layers, LSUV (Mishkin & Matas 2015) and data-dependent init (Kraehenbuehl et al. 2015).
+"""Initialisations: random kernel schemes by name, and the data-driven calibrations of a network's hidden
+layers, LSUV (Mishkin & Matas 2015) and data-dependent init (Kraehenbuehl et al. 2015).
 
-The calibrations change the hidden encoders of an `nnx` StackedClassifier in place and leave its head alone, so
-every method of a comparison shares one head init.
+The calibrations change the hidden layers of an `nnx` model in place (a StackedClassifier's encoders; LSUV also
+a DeepAutoencoder's layers up to its output) and leave the output layer alone, so every method of a comparison
+shares one head init.
 """
 
 import jax
@@ -27,7 +28,7 @@ def kernel_init(name: str):
 def _preactivation(model, k: int, x_bd):
     """Pre-activation of hidden layer k (before any batch norm) on `x_bd`, with the current parameters."""
     inputs = x_bd if k == 0 else model.hidden(x_bd)[k - 1]
-    return model.encoders[k](inputs)
+    return model.hidden_layers()[k](inputs)
 
 
 def lsuv(model, x_bd, key, tolerance: float = 0.02, max_iterations: int = 20) -> list[int]:
@@ -35,7 +36,7 @@ def lsuv(model, x_bd, key, tolerance: float = 0.02, max_iterations: int = 20) ->
     by the standard deviation of its pre-activation on `x_bd` until that variance is 1 within `tolerance`
     (at most `max_iterations` times per layer). Returns the iterations used per layer."""
     used = []
-    for k, encoder in enumerate(model.encoders):
+    for k, encoder in enumerate(model.hidden_layers()):
         encoder.kernel[...] = INITS["orthogonal"](jax.random.fold_in(key, k), encoder.kernel.shape)
         encoder.bias[...] = jnp.zeros_like(encoder.bias[...])
         for it in range(max_iterations):

@@ -33,14 +33,20 @@ def sigmoid_cross_entropy(logits_bd, target_bd):
     return jnp.mean(_sigmoid_cross_entropy_sum(logits_bd, target_bd))
 
 
+def squared_error(output_bd, target_bd):
+    """Per-example sum of squared differences, averaged over the batch (for MNIST images: the squared error per
+    image of Hinton & Salakhutdinov 2006)."""
+    return jnp.mean(jnp.sum(jnp.square(output_bd - target_bd), axis=-1))
+
+
 def softplus_squared_error(preact_bd, target_bd):
     """Squared error of softplus reconstruction units (non-negative codes; Glorot/Gulcehre)."""
-    return jnp.mean(jnp.sum(jnp.square(jax.nn.softplus(preact_bd) - target_bd), axis=-1))
+    return squared_error(jax.nn.softplus(preact_bd), target_bd)
 
 
 def linear_squared_error(preact_bd, target_bd):
     """Squared error of linear reconstruction units."""
-    return jnp.mean(jnp.sum(jnp.square(preact_bd - target_bd), axis=-1))
+    return squared_error(preact_bd, target_bd)
 
 
 RECONSTRUCTIONS = {

@@ -69,6 +69,52 @@ class StackedClassifier(nnx.Module):
     def __call__(self, x_bd, *, train=False, key=None):
         return self.head(self.hidden(x_bd, train=train, key=key)[-1])
 
+    def hidden_layers(self):
+        """The dense layers under the head (what LSUV calibrates), bottom to top."""
+        return list(self.encoders)
+
+
+class DeepAutoencoder(nnx.Module):
+    """An encoder-decoder (Hinton & Salakhutdinov 2006): dense encoders up to the code layer, then untied dense
+    decoders back down to the input. `decoder_activations[k]` are the output units of decoder k (top-down);
+    the last, the reconstruction units, is applied by `reconstruct`, not by `__call__` (the loss takes the
+    pre-activation)."""
+
+    def __init__(self, sizes, *, encoder_activations, decoder_activations, init="he", rngs):
+        down = tuple(reversed(sizes))
+        dense = lambda a, b: nnx.Linear(a, b, kernel_init=kernel_init(init), dot_general=dense_dot_general,  # noqa: E731
+                                        rngs=rngs)
+        self.encoders = nnx.List([dense(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.decoders = nnx.List([dense(a, b) for a, b in zip(down[:-1], down[1:])])
+        self.encoder_activations = tuple(encoder_activations)
+        self.decoder_activations = tuple(decoder_activations)
+
+    def hidden_layers(self):
+        """Every dense layer but the output one, input to code to last hidden decoder (what LSUV calibrates)."""
+        return [*self.encoders, *list(self.decoders)[:-1]]
+
+    def hidden(self, x_bd):
+        """Outputs of every hidden layer in the order of `hidden_layers`; the code is at index depth - 1."""
+        names = (*self.encoder_activations, *self.decoder_activations[:-1])
+        out = []
+        for layer, name in zip(self.hidden_layers(), names):
+            x_bd = activation(name)(layer(x_bd))
+            out.append(x_bd)
+        return out
+
+    def encode(self, x_bd):
+        """The code layer's activations."""
+        for layer, name in zip(self.encoders, self.encoder_activations):
+            x_bd = activation(name)(layer(x_bd))
+        return x_bd
+
+    def __call__(self, x_bd):
+        """Pre-activation of the reconstruction units."""
+        return self.decoders[-1](self.hidden(x_bd)[-1])
+
+    def reconstruct(self, x_bd):
+        return activation(self.decoder_activations[-1])(self(x_bd))
+
 
 def split_params(module):
     """Static graph definition and parameter state of `module` (nnx.split once, at the edge)."""

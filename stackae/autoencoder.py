@@ -1,0 +1,267 @@
+"""Deep autoencoders (Hinton & Salakhutdinov 2006): unroll a pretrained stack into an encoder-decoder, or draw
+the same network from a random init, and fine-tune it on reconstruction with early stopping on the validation
+squared error; every seed in one program. PCA with the same code size is the linear baseline.
+
+`finetune_reconstruction(cfg, data, init)` works on arrays and returns an `AutoencoderRun`;
+`reconstruction_run(cfg, workdir, ...)` wraps it with the workdir layer (resume, refusal of mismatched runs,
+results.json).
+"""
+
+import dataclasses
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
+from stackae.config import activations_of, config_from_json
+from stackae.data import load_dataset
+from stackae.engine import check_batches, device_mesh, make_epoch, replicate, seed_keys
+from stackae.errors import CheckpointError, ConfigError
+from stackae.finetune import INIT_BATCH, check_pretrained, early_stopping, finetune_state
+from stackae.inits import INITS, lsuv
+from stackae.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, squared_error
+from stackae.methods import RANDOM_INITS
+from stackae.models import DeepAutoencoder
+from stackae.optim import make_optimizer
+from stackae.pretrain import PRETRAINING_KEYS, Stack, load_stack, reconstruction_of
+from stackae.provenance import data_fingerprint
+from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
+from stackae.stats import mean_interval
+
+AUTOENCODER_INITS = (*RANDOM_INITS, "lsuv", "dae")
+UNITS = {"sigmoid_cross_entropy": "sigmoid", "softplus_squared_error": "softplus", "linear_squared_error": "linear"}
+# Keys a reconstruction run depends on: a saved run differing in any other key is still this run.
+AUTOENCODER_KEYS = (*PRETRAINING_KEYS, "autoencoder.", "finetune.random_init")
+
+
+def decoder_activations(cfg) -> tuple[str, ...]:
+    """Output units of each decoder, top-down: the reconstruction units its DAE layer is pretrained with
+    (sigmoid for pixels, softplus for rectifier codes, linear for signed codes)."""
+    return tuple(UNITS[reconstruction_of(cfg, k)] for k in reversed(range(len(cfg.layers))))
+
+
+def autoencoder(cfg, n_features: int, key, init: str = "he") -> DeepAutoencoder:
+    """The config's deep autoencoder: input - layers - code - layers reversed - input, random kernels of `init`
+    (He for the non-random inits)."""
+    return DeepAutoencoder((n_features, *cfg.layers), encoder_activations=activations_of(cfg),
+                           decoder_activations=decoder_activations(cfg), init=init if init in INITS else "he",
+                           rngs=nnx.Rngs(key))
+
+
+def unroll(model: DeepAutoencoder, stack: Stack, seed_index: int):
+    """Set `model` from seed `seed_index` of a pretrained stack: the encoders in order, then the layers' decoders
+    in reverse order, untied from here on (a tied layer's decoder starts as its encoder kernel transposed)."""
+    depth = len(stack.layers)
+    for k, layer in enumerate(stack.layers):
+        p = nnx.to_pure_dict(jax.tree.map(lambda a: a[seed_index], layer))
+        encoder, decoder = model.encoders[k], model.decoders[depth - 1 - k]
+        encoder.kernel[...] = jnp.asarray(p["encoder"]["kernel"])
+        encoder.bias[...] = jnp.asarray(p["encoder"]["bias"])
+        tied = p.get("decoder_kernel") is None
+        decoder.kernel[...] = jnp.asarray(p["encoder"]["kernel"]).T if tied else jnp.asarray(p["decoder_kernel"])
+        decoder.bias[...] = jnp.asarray(p["decoder_bias"])
+
+
+def reconstruction_loss(graphdef, reconstruction: str):
+    """loss_fn(params, batch, key): the reconstruction loss of the bottom DAE layer (cross-entropy for pixels);
+    eval_fn(params, held_out): squared error per example ("error", early stopping's measure) and that loss."""
+    loss_of, units = RECONSTRUCTIONS[reconstruction], RECONSTRUCTION_UNITS[reconstruction]
+
+    def loss_fn(params, batch, key):
+        del key  # no noise: fine-tuning reconstructs clean inputs
+        return loss_of(nnx.merge(graphdef, params)(batch["x"]), batch["x"]), {}
+
+    def eval_fn(params, held_out):
+        out = nnx.merge(graphdef, params)(held_out["x"])
+        return {"error": squared_error(units(out), held_out["x"]), "loss": loss_of(out, held_out["x"])}
+
+    return loss_fn, eval_fn
+
+
+@dataclasses.dataclass
+class AutoencoderRun:
+    """The outcome of `finetune_reconstruction`: one row per seed and the best parameters, stacked over seeds."""
+
+    method: str
+    rows: list[dict]
+    graphdef: object
+    params: object
+    history: list[dict]
+    seconds: float
+
+    def _model(self, member: int) -> DeepAutoencoder:
+        return nnx.merge(self.graphdef, jax.tree.map(lambda a: a[member], self.params))
+
+    def encode(self, x_nd, member: int = 0) -> np.ndarray:
+        """Code-layer activations of seed `member` for `x_nd`."""
+        return np.asarray(self._model(member).encode(jnp.asarray(x_nd)))
+
+    def reconstruct(self, x_nd, member: int = 0) -> np.ndarray:
+        """Reconstructions of `x_nd` by seed `member` (the output units applied)."""
+        return np.asarray(self._model(member).reconstruct(jnp.asarray(x_nd)))
+
+
+def initial_autoencoders(cfg, data, init: str, stack: Stack | None, seeds):
+    """(graphdef, parameters stacked over seeds) of the deep autoencoder as `init` says: random kernels, LSUV on
+    unlabelled training examples, or the unrolled pretrained stack."""
+    keys = jax.vmap(lambda key: jax.random.fold_in(key, 3000))(seed_keys(seeds[0], len(seeds)))
+    graphdef, params = None, []
+    for i, seed in enumerate(seeds):
+        model_key, data_key = jax.random.split(keys[i])
+        model = autoencoder(cfg, data.n_features, model_key, init)
+        if init == "lsuv":
+            pick = np.random.default_rng(seed).choice(len(data.train_x), min(INIT_BATCH, len(data.train_x)), False)
+            lsuv(model, jnp.asarray(data.train_x[np.sort(pick)]), data_key)
+        elif init == "dae":
+            if seed not in stack.seeds:
+                raise ConfigError(f"the pretrained stack holds seeds {stack.seeds} but seed {seed} was asked for; "
+                                  "pretrain with at least as many seeds.")
+            unroll(model, stack, stack.seeds.index(seed))
+        graphdef, p = nnx.split(model, nnx.Param)
+        params.append(p)
+    return graphdef, jax.tree.map(lambda *a: jnp.stack(a), *params)
+
+
+def check_init(init: str):
+    if init not in AUTOENCODER_INITS:
+        raise ConfigError(f"unknown deep-autoencoder init '{init}'; choose one of {', '.join(AUTOENCODER_INITS)} "
+                          "(scripts take pretrained and random too).")
+
+
+def finetune_reconstruction(cfg, data, init="he", *, stack: Stack | None = None, resume=None, log=print,
+                            desc: str | None = None) -> AutoencoderRun:
+    """Fine-tune the config's deep autoencoder from `init` (a random scheme, "lsuv", or a pretrained Stack) on
+    `data.train_x` with the `autoencoder.*` settings, for every seed of the config at once; early stopping and
+    best-epoch restore on the validation squared error. Nothing is written unless `resume` is given."""
+    if isinstance(init, Stack):
+        init, stack = "dae", init
+    check_init(init)
+    if init == "dae" and stack is None:
+        raise ConfigError("init 'dae' unrolls a pretrained stack; pass stack=pretrain_stack(...).")
+    a = cfg.autoencoder
+    seeds = tuple(cfg.seed + s for s in range(cfg.seeds))
+    mesh = device_mesh()
+    check_batches(len(data.train_x), a.batch_size, "the autoencoder's training data", mesh)
+    graphdef, params = initial_autoencoders(cfg, data, init, stack, seeds)
+    optimizer = make_optimizer(a.optimizer, a.learning_rate, a.momentum, a.schedule,
+                               a.epochs * (len(data.train_x) // a.batch_size))
+    states = jax.vmap(lambda p: finetune_state(p, optimizer))(params)
+    keys = jax.vmap(lambda key: jax.random.fold_in(key, 4000))(seed_keys(cfg.seed, cfg.seeds))
+    start, history = 0, []
+    position = resume.latest_position() if resume is not None else None
+    if position:
+        states = resume.restore_state(position["step"], states)
+        start, history = position["epoch"], position["history"]
+        log(f"resuming {desc or init} at epoch {start + 1}")
+    states = replicate(states, mesh)
+    loss_fn, eval_fn = reconstruction_loss(graphdef, reconstruction_of(cfg, 0))
+    epoch_fn = make_epoch(loss_fn, optimizer, a.batch_size, eval_fn, early_stopping(a.patience), mesh=mesh)
+    train = replicate({"x": jnp.asarray(data.train_x)}, mesh)
+    valid = replicate({"x": jnp.asarray(data.valid_x)}, mesh)
+    where = desc or f"autoencoder-{init}"
+    log(f"fine-tuning the deep autoencoder {'-'.join(map(str, (data.n_features, *cfg.layers)))} from {init} on "
+        f"{data.name} ({a.optimizer}, learning rate {a.learning_rate}): {len(data.train_x)} training and "
+        f"{len(data.valid_x)} validation examples, {len(seeds)} seed(s)")
+    epoch_log = EpochLog(where, start, a.epochs, _fmt(where, a.epochs), history, log)
+    t0 = time.perf_counter()
+    states = train_epochs(epoch_fn, states, train, valid, keys, epoch_log, resume, start=start, epochs=a.epochs,
+                          every=cfg.checkpoint_every, step0=0, position={}, where=where,
+                          learning_rate=a.learning_rate, rate_key="autoencoder.learning_rate", seed=cfg.seed, log=log)
+    test = replicate({"x": jnp.asarray(data.test_x)}, mesh)
+    test_metrics = jax.device_get(jax.jit(jax.vmap(eval_fn, in_axes=(0, None)))(states["best_params"], test))
+    host = jax.device_get({k: states[k] for k in ("best_error", "best_epoch", "epochs_run", "diverged")})
+    rows = [{"seed": int(seed), "valid_squared_error": float(host["best_error"][m]),
+             "test_squared_error": float(test_metrics["error"][m]), "test_loss": float(test_metrics["loss"][m]),
+             "best_epoch": int(host["best_epoch"][m]) + 1, "epochs": int(host["epochs_run"][m]),
+             "diverged": bool(host["diverged"][m])} for m, seed in enumerate(seeds)]
+    return AutoencoderRun(init, rows, graphdef, states["best_params"], epoch_log.history, time.perf_counter() - t0)
+
+
+def _fmt(where, total):
+    def fmt(epoch, m, seconds):
+        return (f"{where} epoch {epoch + 1}/{total}: train loss {np.nanmean(m['loss']):.3f}  valid squared error "
+                f"{np.nanmean(m['valid_error']):.3f}  valid loss {np.nanmean(m['valid_loss']):.3f}  {seconds:.1f}s")
+    return fmt
+
+
+def pca_baseline(data, n_components: int) -> dict:
+    """PCA fitted on the training pool with `n_components` components (scikit-learn): test squared error per
+    example of its reconstructions, and the fitted PCA."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=n_components, svd_solver="full").fit(data.train_x.astype(np.float64))
+    recon = pca.inverse_transform(pca.transform(data.test_x.astype(np.float64)))
+    return {"test_squared_error": float(np.mean(np.sum((recon - data.test_x) ** 2, axis=1))), "pca": pca}
+
+
+# ---- the workdir layer: scripts/finetune.py --objective reconstruction, scripts/autoencoder.py ----
+
+def run_name(init: str, cfg) -> str:
+    """Folder of a reconstruction run: autoencoder-<init>, suffixed with the optimiser when it is not SGD."""
+    optimizer = cfg.autoencoder.optimizer
+    return f"autoencoder-{init}" + ("" if optimizer == "sgd" else f"-{optimizer}")
+
+
+def method_of(init: str, cfg) -> str:
+    """The init a script's --init names: pretrained = the unrolled stack, random = finetune.random_init."""
+    method = "dae" if init == "pretrained" else cfg.finetune.random_init if init == "random" else init
+    check_init(method)
+    return method
+
+
+def reconstruction_results(run: AutoencoderRun, data, cfg, init: str) -> dict:
+    """results.json of a reconstruction run: test squared error per example, mean and 95% interval over seeds."""
+    ok = [r for r in run.rows if not r["diverged"]] or run.rows
+    test = mean_interval([r["test_squared_error"] for r in ok])
+    a = cfg.autoencoder
+    return {
+        "dataset": data.name, "init": init, "method": run.method, "objective": "reconstruction",
+        "architecture": [data.n_features, *cfg.layers], "optimizer": a.optimizer, "learning_rate": a.learning_rate,
+        "seeds": [r["seed"] for r in run.rows], "data": data_fingerprint(data),
+        "test_squared_error": test["mean"], "test_squared_error_ci95": test["ci95"],
+        "valid_squared_error": mean_interval([r["valid_squared_error"] for r in ok])["mean"],
+        "epochs": max(r["epochs"] for r in run.rows), "seconds": run.seconds, "per_seed": run.rows,
+        "history": run.history,
+    }
+
+
+def reconstruction_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False, log=print) -> dict:
+    """Fine-tune the deep autoencoder from `init` ("pretrained", "random" or an init name); write
+    DIR/<run_name>/results.json and the best parameters."""
+    method = method_of(init, cfg)
+    if method == "dae":
+        check_pretrained(cfg, workdir)
+    out = pathlib.Path(workdir) / run_name(init, cfg)
+    finished = prepare_run_dir(out, cfg, "results.json", overwrite, log, compared_keys=AUTOENCODER_KEYS)
+    if finished is not None:
+        return finished
+    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
+    stack = load_stack(workdir, cfg, data.n_features) if method == "dae" else None
+    record_config(out, cfg)
+    resume = ResumeCheckpoints(out / "state")
+    run = finetune_reconstruction(cfg, data, method, stack=stack, resume=resume, log=log, desc=out.name)
+    resume.close()
+    save_tree(out / "best", {"params": nnx.to_pure_dict(run.params)})
+    results = reconstruction_results(run, data, cfg, init)
+    write_json(out / "results.json", results)
+    return results
+
+
+def load_autoencoder(workdir, name: str = "pretrained") -> AutoencoderRun:
+    """The deep autoencoders saved in DIR/autoencoder-<name> (e.g. pretrained, random, random-adam), one member
+    per seed, ready to `encode(x, member)` or `reconstruct(x, member)`."""
+    out = pathlib.Path(workdir) / f"autoencoder-{name}"
+    if not (out / "results.json").exists():
+        raise CheckpointError(f"no finished deep-autoencoder run in {out}; run `python scripts/finetune.py "
+                              f"--objective reconstruction --workdir {workdir} --init ...` first.")
+    results = read_json(out / "results.json")
+    cfg = config_from_json((out / "config.json").read_text())
+    graphdef, params = nnx.split(autoencoder(cfg, results["data"]["n_features"], jax.random.key(0)), nnx.Param)
+    params = jax.tree.map(lambda a: jnp.stack([a] * len(results["seeds"])), params)
+    nnx.replace_by_pure_dict(params, restore_tree(out / "best")["params"])
+    return AutoencoderRun(results["method"], results["per_seed"], graphdef, params, results["history"],
+                          results["seconds"])
