@@ -60,3 +60,19 @@ def image_rows(named_rows: dict, image_shape, path=None):
             axes[r, c].axis("off")
         axes[r, 0].set_title(name, fontsize=8, loc="left")
     return _finish(fig, path)
+
+
+def code_scatter(named_codes: dict, labels, path=None, title: str = ""):
+    """One panel per name of 2-D codes (e.g. pretrained, random-init and PCA encoders), coloured by class."""
+    labels = np.asarray(labels)
+    fig, axes = plt.subplots(1, len(named_codes), figsize=(4.2 * len(named_codes), 4.2), squeeze=False)
+    for ax, (name, codes) in zip(axes[0], named_codes.items()):
+        codes = np.asarray(codes)
+        points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(points, ax=list(axes[0]), ticks=range(10), shrink=0.8, label="class")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
