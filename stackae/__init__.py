@@ -5,8 +5,10 @@ The in-memory API works on arrays and returns results; the scripts add workdirs,
     data = stackae.load_dataset(cfg)                    # or stackae.dataset_from_arrays("mine", x, y)
     stack = stackae.pretrain_stack(cfg, data)           # per-layer DAE parameters, stacked over seeds
     run = stackae.finetune(cfg, data, init=stack)       # or init="he", "lsuv", "dae+batch_norm", ...
+    ae = stackae.finetune_reconstruction(cfg, data, stack)  # the stack unrolled into a deep autoencoder
 """
 
+from stackae.autoencoder import AutoencoderRun, finetune_reconstruction, load_autoencoder, pca_baseline
 from stackae.config import base_config, load_config
 from stackae.data import Dataset, dataset_from_arrays, load_dataset
 from stackae.finetune import FinetuneRun, Plan, finetune, load_classifier
@@ -15,5 +17,6 @@ from stackae.pretrain import Stack, load_pretrained, pretrain_stack
 from stackae.sweep import run_grid, summarize
 
 __version__ = "0.2.0"
-__all__ = ["Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "dataset_from_arrays", "finetune",
-           "load_classifier", "load_config", "load_dataset", "load_pretrained", "parse_method", "pretrain_stack", "run_grid", "summarize"]
+__all__ = ["AutoencoderRun", "Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "dataset_from_arrays",
+           "finetune", "finetune_reconstruction", "load_autoencoder", "load_classifier", "load_config", "load_dataset",
+           "load_pretrained", "parse_method", "pca_baseline", "pretrain_stack", "run_grid", "summarize"]

@@ -67,3 +67,18 @@ def test_finetune_killed_mid_way_resumes_to_identical_results(tmp_path):
     a = json.loads((reference / "finetune-random" / "results.json").read_text())
     b = json.loads((killed / "finetune-random" / "results.json").read_text())
     assert a["per_seed"] == b["per_seed"]
+
+
+def test_reconstruction_killed_mid_way_resumes_to_identical_results(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    extra = ("--objective", "reconstruction", "--init", "he", "--config.autoencoder.epochs=30",
+             "--config.autoencoder.patience=30", "--config.autoencoder.batch_size=64")
+    run(command("finetune", reference, *extra))
+    run_and_kill(command("finetune", killed, *extra), "autoencoder-he epoch 12/30")
+    resumed = run(command("finetune", killed, *extra))
+    assert "resuming autoencoder-he" in resumed.stdout
+    assert_trees_equal(restore_tree(reference / "autoencoder-he" / "best"), restore_tree(killed / "autoencoder-he" / "best"))
+    import json
+    a = json.loads((reference / "autoencoder-he" / "results.json").read_text())
+    b = json.loads((killed / "autoencoder-he" / "results.json").read_text())
+    assert a["per_seed"] == b["per_seed"]
