@@ -9,6 +9,9 @@ Workloads (MNIST config, stackae/configs/mnist.py; random data in [0, 1], no dow
 - fine-tuning: the 784-1000-1000-1000-10 classifier, softmax cross-entropy, SGD momentum, batch 128;
 - seeds: the pretraining layer for S = 1, 4, 16 seeds in one program, examples/s per seed. On CPU each seed
   gets examples/S training (and valid/S held-out) examples, so every S does the same total work;
+- diagnostics: the pretraining layer with the per-step gradient norms and held-out activation statistics of
+  `stackae.diagnostics` (the library default) and without (the pretraining row above), their epochs timed
+  alternately, one after the other; the ratio of the median epoch times is the diagnostics' cost;
 - pipeline: 3 x 1000 layers x 15 pretraining epochs + 30 fine-tuning epochs through `stackae.pretrain.pretrain`
   and `stackae.finetune.finetune`, on synthetic MNIST-shaped data (or real MNIST with --mnist-data-dir).
 Epochs are timed after WARMUP compiling calls; compile seconds = their excess over the median later epoch.
@@ -56,7 +59,7 @@ from stackae.data import Dataset
 from stackae.engine import init_train_state, make_epoch, seed_keys
 from stackae.finetune import classifier, classifier_loss, early_stopping, finetune_state
 from stackae.optim import make_optimizer
-from stackae.pretrain import dae_loss, dae_module, reconstruction_of
+from stackae.pretrain import dae_loss, dae_module, dae_probe, reconstruction_of
 
 HERE = pathlib.Path(__file__).resolve().parent
 MNIST_CONFIG = str(CONFIGS_DIR / "mnist.py")
@@ -167,8 +170,8 @@ class Workload:
     batch_size: int
 
 
-def dae_workload(n_seeds: int) -> Workload:
-    """Layer 1 of the MNIST config, for `n_seeds` seeds."""
+def dae_workload(n_seeds: int, diagnostics: bool = False) -> Workload:
+    """Layer 1 of the MNIST config, for `n_seeds` seeds; with the training diagnostics or without."""
     cfg = load_config(MNIST_CONFIG)
     lc, n_hidden = layer_config(cfg, 0), cfg.layers[0]
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(N_FEATURES, n_hidden, lc, jax.random.key(0))))
@@ -177,7 +180,8 @@ def dae_workload(n_seeds: int) -> Workload:
     opt = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum)
     states = jax.vmap(lambda p: init_train_state(p, opt))(params)
     loss_fn, eval_fn = dae_loss(graphdef, lc, "linear", reconstruction_of(cfg, 0))
-    epoch = make_epoch(loss_fn, opt, lc.batch_size, eval_fn)
+    epoch = make_epoch(loss_fn, opt, lc.batch_size, eval_fn, gradient_diagnostics=diagnostics,
+                       probe_fn=dae_probe(graphdef, "linear", lc.activation) if diagnostics else None)
     return Workload(epoch, states, keys, ((N_FEATURES, n_hidden), (n_hidden, N_FEATURES)), lc.batch_size)
 
 
@@ -220,6 +224,26 @@ def bench_seeds(sizes: Sizes, x, xv, gemm) -> dict:
         n, nv = (sizes.examples // s, max(1, sizes.valid // s)) if cpu else (sizes.examples, sizes.valid)
         out[s] = measure(dae_workload(s), x[:n], xv[:nv], n, nv, sizes.repeats, gemm if s == 1 else None)
     return out
+
+
+def bench_diagnostics(sizes: Sizes, x, xv) -> dict:
+    """Median epoch seconds of the pretraining layer with and without diagnostics, epochs alternating."""
+    on, off = dae_workload(1, diagnostics=True), dae_workload(1, diagnostics=False)
+    boxes = {"on": [on.states], "off": [off.states]}
+    seconds = {"on": [], "off": []}
+    for i in range(WARMUP + max(sizes.repeats, 3)):
+        for name, w in (("on", on), ("off", off)):
+            box = boxes[name]
+
+            def call():
+                box[0], metrics = w.epoch(box[0], x, xv, w.keys, i)
+                return box[0], metrics
+
+            elapsed = timed(call)
+            if i >= WARMUP:
+                seconds[name].append(elapsed)
+    on_s, off_s = statistics.median(seconds["on"]), statistics.median(seconds["off"])
+    return {"epoch_seconds_on": seconds["on"], "epoch_seconds_off": seconds["off"], "on_over_off": on_s / off_s}
 
 
 def bench_finetune(sizes: Sizes, x, xv, gemm) -> dict:
@@ -317,6 +341,7 @@ def collect(args) -> dict:
         r[f"{name}_roofline_fraction"] = m["roofline_fraction"]
     r["seeds_examples_per_s"] = {str(s): m["examples_per_s"] for s, m in seeds.items()}
     r["seeds_examples_per_seed"] = {str(s): m["examples"] for s, m in seeds.items()}
+    r["diagnostics"] = bench_diagnostics(sizes, x, xv)
     del x, xv
 
     ref = None if args.skip_torch else bench_torch(find_torch_python(args.torch_python), sizes, gemm_n)
@@ -347,6 +372,7 @@ def table(r: dict) -> str:
         ("  roofline fraction", r["pretrain_roofline_fraction"], ""),
         ("  PyTorch eager", r["torch_pretrain_examples_per_s"], "examples/s"),
         ("  stackae / PyTorch", r["pretrain_vs_torch"], "x"),
+        ("  with diagnostics / without", r["diagnostics"]["on_over_off"], "x epoch time"),
         ("finetune 784-1000-1000-1000-10", r["finetune_examples_per_s"], "examples/s"),
         ("  FLOP rate", g(r["finetune_flops_per_s"]), "GFLOP/s"),
         ("  roofline fraction", r["finetune_roofline_fraction"], ""),

@@ -19,6 +19,7 @@ from flax import nnx
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
 from stackae.config import activations_of, config_from_json
 from stackae.data import load_dataset
+from stackae.diagnostics import activation_stats, gradient_warnings
 from stackae.engine import check_batches, device_mesh, make_epoch, replicate, seed_keys
 from stackae.errors import CheckpointError, ConfigError
 from stackae.finetune import INIT_BATCH, check_pretrained, early_stopping, finetune_state
@@ -80,6 +81,14 @@ def reconstruction_loss(graphdef, reconstruction: str):
         return {"error": squared_error(units(out), held_out["x"]), "loss": loss_of(out, held_out["x"])}
 
     return loss_fn, eval_fn
+
+
+def autoencoder_probe(graphdef):
+    """probe_fn(params, held_out): activation statistics of every hidden layer (code layer included)."""
+    def probe_fn(params, held_out):
+        model = nnx.merge(graphdef, params)
+        return activation_stats(*model.hidden_trace(held_out["x"]), model.hidden_activation_names())
+    return probe_fn
 
 
 @dataclasses.dataclass
@@ -159,14 +168,18 @@ def finetune_reconstruction(cfg, data, init="he", *, stack: Stack | None = None,
         log(f"resuming {desc or init} at epoch {start + 1}")
     states = replicate(states, mesh)
     loss_fn, eval_fn = reconstruction_loss(graphdef, reconstruction_of(cfg, 0))
-    epoch_fn = make_epoch(loss_fn, optimizer, a.batch_size, eval_fn, early_stopping(a.patience), mesh=mesh)
+    epoch_fn = make_epoch(loss_fn, optimizer, a.batch_size, eval_fn, early_stopping(a.patience), mesh=mesh,
+                          gradient_diagnostics=cfg.diagnostics,
+                          probe_fn=autoencoder_probe(graphdef) if cfg.diagnostics else None)
     train = replicate({"x": jnp.asarray(data.train_x)}, mesh)
     valid = replicate({"x": jnp.asarray(data.valid_x)}, mesh)
     where = desc or f"autoencoder-{init}"
     log(f"fine-tuning the deep autoencoder {'-'.join(map(str, (data.n_features, *cfg.layers)))} from {init} on "
         f"{data.name} ({a.optimizer}, learning rate {a.learning_rate}): {len(data.train_x)} training and "
         f"{len(data.valid_x)} validation examples, {len(seeds)} seed(s)")
-    epoch_log = EpochLog(where, start, a.epochs, _fmt(where, a.epochs), history, log)
+    check = gradient_warnings("encoders.0.kernel", f"decoders.{len(cfg.layers) - 1}.kernel", where) \
+        if cfg.diagnostics else None
+    epoch_log = EpochLog(where, start, a.epochs, _fmt(where, a.epochs), history, log, check)
     t0 = time.perf_counter()
     states = train_epochs(epoch_fn, states, train, valid, keys, epoch_log, resume, start=start, epochs=a.epochs,
                           every=cfg.checkpoint_every, step0=0, position={}, where=where,

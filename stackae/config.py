@@ -41,6 +41,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.seeds = 1  # independent models trained at once (seed, seed + 1, ...)
     c.layers = (256, 256)  # hidden layer sizes, bottom to top
     c.checkpoint_every = 1  # epochs between resumable checkpoints
+    c.diagnostics = True  # per-epoch gradient norms and activation statistics in the history; False is a bit faster
 
     p = c.pretrain = ml_collections.ConfigDict()
     p.activation = "relu"

@@ -15,6 +15,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from stackae.diagnostics import gradient_stats
 from stackae.errors import ConfigError
 
 DATA_AXIS = "data"
@@ -84,6 +85,8 @@ def make_epoch(
     data_axes: tuple = (None, None),
     mesh: Mesh | None = None,
     steps_per_round: int | None = None,
+    gradient_diagnostics: bool = False,
+    probe_fn: Callable | None = None,
 ):
     """Compile one epoch for S seeds: `epoch(states, train, held_out, keys, epoch_index) -> (states, metrics)`.
 
@@ -94,7 +97,9 @@ def make_epoch(
     trained by gradient) calls loss_fn(params, batch, key, extra) -> (loss, (metrics, extra)) and
     eval_fn(params, held_out, extra). With `steps_per_round`, one call runs that many optimiser steps of the
     stream of epochs (round `epoch_index`) instead of one whole epoch: small labelled sets get evaluated on a
-    step cadence.
+    step cadence. `gradient_diagnostics` adds each parameter's gradient norm and update-to-weight ratio (mean
+    over the steps) to the metrics; probe_fn(params, held_out[, extra]) -> metrics (e.g. activation statistics)
+    is evaluated on the held-out data after the epoch, in the same program.
     """
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -118,7 +123,10 @@ def make_epoch(
             else:
                 (loss, metrics), grads = grad_fn(params, batch, step_rng)
             updates, opt = optimizer.update(grads, opt, params)
-            return (optax.apply_updates(params, updates), opt, extra), dict(metrics, loss=loss)
+            metrics = dict(metrics, loss=loss)
+            if gradient_diagnostics:
+                metrics.update(gradient_stats(grads, updates, params))
+            return (optax.apply_updates(params, updates), opt, extra), metrics
 
         carry = (state["params"], state["opt"], state.get("extra"))
         (params, opt, extra), metrics = jax.lax.scan(step, carry, (jnp.arange(idx.shape[0]), idx))
@@ -137,6 +145,9 @@ def make_epoch(
         if eval_fn is not None:
             held = eval_fn(new["params"], held_out, new["extra"]) if stateful else eval_fn(new["params"], held_out)
             metrics.update({f"valid_{k}": v for k, v in held.items()})
+        if probe_fn is not None:
+            metrics.update(probe_fn(new["params"], held_out, new["extra"]) if stateful
+                           else probe_fn(new["params"], held_out))
         if after_epoch is not None:
             new = after_epoch(new, metrics, epoch_index)
         return new, metrics

@@ -18,6 +18,7 @@ from flax import nnx
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
 from stackae.config import activations_of, config_from_json
 from stackae.data import labelled_subset, load_dataset
+from stackae.diagnostics import activation_stats, gradient_warnings
 from stackae.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
 from stackae.errors import CheckpointError, ConfigError
 from stackae.inits import INITS
@@ -160,6 +161,14 @@ def classifier_loss(graphdef, l2_weight: float, stateful: bool):
     return loss_fn, eval_fn
 
 
+def classifier_probe(graphdef, activation_names):
+    """probe_fn(params, held_out[, extra]): activation statistics of every hidden layer on held-out inputs."""
+    def probe_fn(params, held_out, extra=None):
+        preactivations, outputs = _merge(graphdef, params, extra).hidden_trace(held_out["x"])
+        return activation_stats(preactivations, outputs, activation_names)
+    return probe_fn
+
+
 def early_stopping(patience: int):
     """after_epoch hook: keep the best parameters by validation error; stop a member after `patience` bad
     evaluations."""
@@ -290,12 +299,15 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None)
     epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience),
                           data_axes=(train_axis, valid_axis), mesh=mesh,
-                          steps_per_round=None if plan.steps is None else plan.eval_every)
+                          steps_per_round=None if plan.steps is None else plan.eval_every,
+                          gradient_diagnostics=cfg.diagnostics,
+                          probe_fn=classifier_probe(graphdef, activations_of(cfg)) if cfg.diagnostics else None)
     log(f"fine-tuning {method.name} on {data.name}: {n_labels} labelled examples and {len(valid_pairs[0][0])} "
         f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)")
     where = desc or f"finetune-{method.name}"
+    check = gradient_warnings("encoders.0.kernel", "head.kernel", where) if cfg.diagnostics else None
     epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds, None if plan.steps is None else plan.eval_every),
-                         history, log)
+                         history, log, check)
     t0 = time.perf_counter()
     states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
                           epochs=rounds, every=cfg.checkpoint_every, step0=0, position={}, where=where,

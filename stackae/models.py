@@ -51,9 +51,10 @@ class StackedClassifier(nnx.Module):
         self.dropout = dropout
         self.skips = tuple(residual and k > 0 and a == b for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
 
-    def hidden(self, x_bd, *, train=False, key=None):
-        """Activations of every hidden layer, bottom to top."""
-        out = []
+    def hidden_trace(self, x_bd, *, train=False, key=None):
+        """(pre-activations, outputs) of every hidden layer, bottom to top; a pre-activation is what the
+        nonlinearity gets (after batch norm), an output what the next layer gets (after dropout and skip)."""
+        preactivations, outputs = [], []
         for k, (encoder, name) in enumerate(zip(self.encoders, self.activation_names)):
             z = encoder(x_bd)
             if self.norms is not None:
@@ -63,8 +64,13 @@ class StackedClassifier(nnx.Module):
                 keep = jax.random.bernoulli(jax.random.fold_in(key, k), 1.0 - self.dropout, h.shape)
                 h = jnp.where(keep, h / (1.0 - self.dropout), 0.0)
             x_bd = h + x_bd if self.skips[k] else h
-            out.append(x_bd)
-        return out
+            preactivations.append(z)
+            outputs.append(x_bd)
+        return preactivations, outputs
+
+    def hidden(self, x_bd, *, train=False, key=None):
+        """Activations of every hidden layer, bottom to top."""
+        return self.hidden_trace(x_bd, train=train, key=key)[1]
 
     def __call__(self, x_bd, *, train=False, key=None):
         return self.head(self.hidden(x_bd, train=train, key=key)[-1])
@@ -93,14 +99,22 @@ class DeepAutoencoder(nnx.Module):
         """Every dense layer but the output one, input to code to last hidden decoder (what LSUV calibrates)."""
         return [*self.encoders, *list(self.decoders)[:-1]]
 
+    def hidden_activation_names(self) -> tuple[str, ...]:
+        return (*self.encoder_activations, *self.decoder_activations[:-1])
+
+    def hidden_trace(self, x_bd):
+        """(pre-activations, outputs) of every hidden layer in the order of `hidden_layers`."""
+        preactivations, outputs = [], []
+        for layer, name in zip(self.hidden_layers(), self.hidden_activation_names()):
+            z = layer(x_bd)
+            x_bd = activation(name)(z)
+            preactivations.append(z)
+            outputs.append(x_bd)
+        return preactivations, outputs
+
     def hidden(self, x_bd):
         """Outputs of every hidden layer in the order of `hidden_layers`; the code is at index depth - 1."""
-        names = (*self.encoder_activations, *self.decoder_activations[:-1])
-        out = []
-        for layer, name in zip(self.hidden_layers(), names):
-            x_bd = activation(name)(layer(x_bd))
-            out.append(x_bd)
-        return out
+        return self.hidden_trace(x_bd)[1]
 
     def encode(self, x_bd):
         """The code layer's activations."""

@@ -76,3 +76,56 @@ def code_scatter(named_codes: dict, labels, path=None, title: str = ""):
     if title:
         fig.suptitle(title)
     return _finish(fig, path)
+
+
+def _layer_series(history, statistic: str, member: int = 0):
+    """{name: values over epochs} of every metric "<statistic>/<name>" in a run's history."""
+    names = [k.split("/", 1)[1] for k in history[-1] if k.startswith(f"{statistic}/")] if history else []
+    return {name: np.array([np.atleast_1d(h[f"{statistic}/{name}"])[member] for h in history]) for name in names}
+
+
+def plot_gradient_norms(history, path=None, title: str = "", member: int = 0, parameter: str = "kernel"):
+    """Gradient norm of each layer's `parameter` (kernel or bias) against epoch, log scale, from a run's history
+    (diagnostics on), for one member (seed)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, values in _layer_series(history, "grad_norm", member).items():
+        if name.endswith(parameter):
+            ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch (or evaluation)")
+    ax.set_ylabel("gradient norm (mean over the epoch's steps)")
+    ax.set_title(title or f"per-layer gradient norms ({parameter})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _finish(fig, path)
+
+
+def activation_histograms(outputs, path=None, bins: int = 50, title: str = ""):
+    """One histogram per hidden layer of activations on held-out data, e.g. `model.hidden(x)`."""
+    fig, axes = plt.subplots(1, len(outputs), figsize=(2.6 * len(outputs), 2.6), squeeze=False)
+    for k, (ax, h) in enumerate(zip(axes[0], outputs)):
+        ax.hist(np.asarray(h).ravel(), bins=bins, color="tab:blue")
+        ax.set_title(f"layer {k + 1}", fontsize=8)
+        ax.set_yscale("log")
+        ax.tick_params(labelsize=6)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def plot_unit_fractions(history, path=None, title: str = "", member: int = 0, epoch: int = -1):
+    """Dead and saturated unit fractions and exact-zero activations per hidden layer at one epoch (bars)."""
+    entry = history[epoch]
+    layers = [k.split("/", 1)[1] for k in entry if k.startswith("dead_fraction/")]
+    x = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(layers) + 2), 3.5))
+    for i, (statistic, label) in enumerate((("dead_fraction", "dead units"), ("saturated_fraction", "saturated"),
+                                            ("zero_fraction", "zero activations"))):
+        values = [np.atleast_1d(entry[f"{statistic}/{layer}"])[member] for layer in layers]
+        ax.bar(x + (i - 1) * 0.27, values, width=0.27, label=label)
+    ax.set_xticks(x, layers, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction")
+    ax.set_title(title or f"units per layer, epoch {entry.get('epoch', '')}")
+    ax.legend(fontsize=7)
+    return _finish(fig, path)

@@ -19,6 +19,7 @@ from flax import nnx
 from stackae.activations import NON_NEGATIVE, activation
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
 from stackae.config import config_from_json, layer_config
+from stackae.diagnostics import activation_stats, gradient_warnings
 from stackae.data import load_dataset
 from stackae.provenance import data_fingerprint
 from stackae.errors import CheckpointError
@@ -102,6 +103,14 @@ def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
     return loss_fn, eval_fn
 
 
+def dae_probe(graphdef, input_activation: str, hidden_activation: str):
+    """probe_fn(params, a_bd): activation statistics of the layer's hidden units on clean held-out inputs."""
+    def probe_fn(params, a_bd):
+        z = nnx.merge(graphdef, params).encode_preactivation(activation(input_activation)(a_bd))
+        return activation_stats([z], [activation(hidden_activation)(z)], [hidden_activation])
+    return probe_fn
+
+
 @functools.partial(jax.jit, static_argnames=("graphdef", "input_activation"))
 def layer_preactivations(graphdef, params, a_nd, input_activation: str):
     """Pre-activations of one DAE layer for every seed (params stacked on a seed axis), computed in chunks."""
@@ -144,9 +153,12 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     states = replicate(states, mesh)
     reconstruction = reconstruction_of(cfg, k)
     loss_fn, eval_fn = dae_loss(graphdef, lc, input_activation, reconstruction)
+    probe_fn = dae_probe(graphdef, input_activation, lc.activation) if cfg.diagnostics else None
     epoch_fn = make_epoch(loss_fn, optimizer, lc.batch_size, eval_fn, data_axes=(0, 0) if per_seed else (None, None),
-                          mesh=mesh)
-    epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc), history, log)
+                          mesh=mesh, gradient_diagnostics=cfg.diagnostics, probe_fn=probe_fn)
+    check = gradient_warnings("encoder.kernel", "encoder.kernel", f"pretraining layer {k + 1}") \
+        if cfg.diagnostics else None
+    epoch_log = EpochLog(f"layer {k + 1}", start, lc.epochs, _fmt(k, lc), history, log, check)
     states = train_epochs(epoch_fn, states, train_a, valid_a, train_keys, epoch_log, resume, start=start,
                           epochs=lc.epochs, every=cfg.checkpoint_every, step0=step0, position={"layer": k},
                           where=f"pretraining layer {k + 1}", learning_rate=lc.learning_rate,

@@ -17,7 +17,7 @@ from stackae.locks import lock_run_dir
 
 
 # Keys that never change a result: never a reason to refuse a run folder.
-NEVER_COMPARED = ("manual_dir", "data_dir", "download_retries", "checkpoint_every")
+NEVER_COMPARED = ("manual_dir", "data_dir", "download_retries", "checkpoint_every", "diagnostics")
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -90,9 +90,10 @@ def record_config(out: pathlib.Path, cfg):
 
 
 class EpochLog:
-    """A progress bar over epochs, and one log line per epoch, reading metrics one epoch late."""
+    """A progress bar over epochs, and one log line per epoch, reading metrics one epoch late; `check` adds
+    warning lines (each kind once per run)."""
 
-    def __init__(self, desc: str, start: int, total: int, fmt, history=(), log=print):
+    def __init__(self, desc: str, start: int, total: int, fmt, history=(), log=print, check=None):
         self.bar = tqdm(total=total, initial=start, desc=desc, unit="epoch", leave=False, dynamic_ncols=True,
                         disable=None)
         self.fmt = fmt
@@ -100,6 +101,8 @@ class EpochLog:
         self.pending = None
         self.last = time.perf_counter()
         self.history = list(history)  # carried over from a resumed run
+        self.check = check  # check(epoch, host metrics) -> {kind: warning line} (see stackae.diagnostics)
+        self.warned = set()
 
     def push(self, epoch: int, metrics):
         """Queue this epoch's (device) metrics and report the previous epoch's."""
@@ -116,6 +119,10 @@ class EpochLog:
         self.history.append(dict(epoch=epoch + 1, seconds=seconds, **{k: v.tolist() for k, v in host.items()}))
         self.bar.update(1)
         self.write(self.fmt(epoch, host, seconds))
+        for kind, line in (self.check(epoch, host) if self.check else {}).items():
+            if kind not in self.warned:  # each kind of warning once per run
+                self.warned.add(kind)
+                self.write(line)
         self.pending = None
 
     @property

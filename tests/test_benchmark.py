@@ -28,3 +28,13 @@ def test_roofline_fraction_pairs_each_epoch_with_the_probe_after_it():
     fractions = sorted(flop / s / g for s, g in zip(m["epoch_seconds"][bench.WARMUP:], m["gemm_probes"]))
     assert m["roofline_fraction"] == pytest.approx(fractions[1])
     assert m["examples"] == 256 and m["examples_per_s"] == pytest.approx(256 / m["seconds"])
+
+
+def test_diagnostics_cost_is_the_ratio_of_median_alternating_epochs():
+    sizes = bench.Sizes(256, 16, 3, {}, None)
+    x, xv = jnp.asarray(bench.uniform(256, 0)), jnp.asarray(bench.uniform(16, 1))
+    d = bench.bench_diagnostics(sizes, x, xv)
+    assert len(d["epoch_seconds_on"]) == len(d["epoch_seconds_off"]) == 3
+    import statistics
+    assert d["on_over_off"] == pytest.approx(statistics.median(d["epoch_seconds_on"]) /
+                                             statistics.median(d["epoch_seconds_off"]))
