@@ -65,6 +65,8 @@ def unroll(model: DeepAutoencoder, stack: Stack, seed_index: int):
         tied = p.get("decoder_kernel") is None
         decoder.kernel[...] = jnp.asarray(p["encoder"]["kernel"]).T if tied else jnp.asarray(p["decoder_kernel"])
         decoder.bias[...] = jnp.asarray(p["decoder_bias"])
+        if p.get("slope") is not None:  # a prelu layer's learned slope
+            model.slopes[k][...] = jnp.asarray(p["slope"])
 
 
 def reconstruction_loss(graphdef, reconstruction: str):
@@ -72,9 +74,8 @@ def reconstruction_loss(graphdef, reconstruction: str):
     eval_fn(params, held_out): squared error per example ("error", early stopping's measure) and that loss."""
     loss_of, units = RECONSTRUCTIONS[reconstruction], RECONSTRUCTION_UNITS[reconstruction]
 
-    def loss_fn(params, batch, key):
-        del key  # no noise: fine-tuning reconstructs clean inputs
-        return loss_of(nnx.merge(graphdef, params)(batch["x"]), batch["x"]), {}
+    def loss_fn(params, batch, key):  # no noise: fine-tuning reconstructs clean inputs (the key serves rrelu)
+        return loss_of(nnx.merge(graphdef, params)(batch["x"], key), batch["x"]), {}
 
     def eval_fn(params, held_out):
         out = nnx.merge(graphdef, params)(held_out["x"])

@@ -8,7 +8,7 @@ import pathlib
 
 import ml_collections
 
-from stackae.activations import ACTIVATIONS
+from stackae.activations import ACTIVATIONS, SELF_APPLIED
 from stackae.errors import ConfigError
 from stackae.inits import INITS
 from stackae.methods import RANDOM_INITS, parse_method
@@ -256,6 +256,12 @@ def validate(cfg):
         elif key != "layers":
             _check_type(key, value, default)
             _check_value(key, leaf, value)
+    for k in range(1, len(layers)):
+        below = layer_config(cfg, k - 1).activation
+        if layer_config(cfg, k).preact_noise > 0 and below in SELF_APPLIED:
+            raise ConfigError(f"pretrain.preact_noise of layer {k + 1} needs noise before layer {k}'s nonlinearity, "
+                              f"but {below} applies its own (learned or random) slope inside layer {k}; set "
+                              f"preact_noise to 0 for layer {k + 1} or choose another activation for layer {k}.")
 
 
 PER_BUDGET_KEYS = ("steps", "eval_every", "batch_size")

@@ -59,6 +59,8 @@ def initialise_hidden(method: Method, model, x_bd, key, stack=None, stack_index=
     elif method.init == "data_dependent":
         data_dependent(model, x_bd, key)
     elif method.pretrained:
-        for encoder, (w, b) in zip(model.encoders, stack.encoders()):
+        for k, (encoder, (w, b), slope) in enumerate(zip(model.encoders, stack.encoders(), stack.slopes())):
             encoder.kernel[...] = jnp.asarray(w[stack_index])
             encoder.bias[...] = jnp.asarray(b[stack_index])
+            if slope is not None:  # a prelu layer's learned slope
+                model.slopes[k][...] = jnp.asarray(slope[stack_index])

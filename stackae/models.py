@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from stackae.activations import activation
+from stackae.activations import activation, apply_activation, prelu_slope
 from stackae.inits import kernel_init
 from stackae.matmul import dense_dot_general, dense_matmul, matmul_transposed
 
@@ -17,13 +17,18 @@ class DenoisingAutoencoder(nnx.Module):
                                   rngs=rngs)
         self.decoder_bias = nnx.Param(jnp.zeros((n_in,)))
         self.decoder_kernel = None if tied else nnx.Param(kernel_init(init)(rngs.params(), (n_hidden, n_in)))
+        self.slope = prelu_slope(activation_name, n_hidden)
         self.activation_name = activation_name
 
     def encode_preactivation(self, x_bd):
         return self.encoder(x_bd)
 
-    def encode(self, x_bd):
-        return activation(self.activation_name)(self.encoder(x_bd))
+    def activate(self, z_bh, key=None):
+        """The hidden nonlinearity (prelu: the learned slope; rrelu: random slopes given a training key)."""
+        return apply_activation(self.activation_name, z_bh, None if self.slope is None else self.slope[...], key)
+
+    def encode(self, x_bd, key=None):
+        return self.activate(self.encoder(x_bd), key)
 
     def decode_preactivation(self, h_bh):
         """Pre-activation of the reconstruction units; tied layers reuse the one encoder matrix."""
@@ -48,6 +53,7 @@ class StackedClassifier(nnx.Module):
         self.head = nnx.Linear(sizes[-1], n_classes, kernel_init=kernel_init("glorot"), dot_general=dense_dot_general,
                                rngs=rngs)
         self.activation_names = tuple(activation_names)
+        self.slopes = _slopes(self.activation_names, sizes[1:])
         self.dropout = dropout
         self.skips = tuple(residual and k > 0 and a == b for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
 
@@ -59,7 +65,8 @@ class StackedClassifier(nnx.Module):
             z = encoder(x_bd)
             if self.norms is not None:
                 z = self.norms[k](z, use_running_average=not train)
-            h = activation(name)(z)
+            h = apply_activation(name, z, _slope(self.slopes, k),
+                                 jax.random.fold_in(key, 1000 + k) if train and name == "rrelu" else None)
             if train and self.dropout > 0:
                 keep = jax.random.bernoulli(jax.random.fold_in(key, k), 1.0 - self.dropout, h.shape)
                 h = jnp.where(keep, h / (1.0 - self.dropout), 0.0)
@@ -80,6 +87,15 @@ class StackedClassifier(nnx.Module):
         return list(self.encoders)
 
 
+def _slopes(names, widths):
+    """Learned prelu slopes per layer (None for the other activations), or None when no layer is prelu."""
+    return nnx.List([prelu_slope(n, w) for n, w in zip(names, widths)]) if "prelu" in names else None
+
+
+def _slope(slopes, k: int):
+    return None if slopes is None or slopes[k] is None else slopes[k][...]
+
+
 class DeepAutoencoder(nnx.Module):
     """An encoder-decoder (Hinton & Salakhutdinov 2006): dense encoders up to the code layer, then untied dense
     decoders back down to the input. `decoder_activations[k]` are the output units of decoder k (top-down);
@@ -94,6 +110,7 @@ class DeepAutoencoder(nnx.Module):
         self.decoders = nnx.List([dense(a, b) for a, b in zip(down[:-1], down[1:])])
         self.encoder_activations = tuple(encoder_activations)
         self.decoder_activations = tuple(decoder_activations)
+        self.slopes = _slopes(self.encoder_activations, sizes[1:])  # decoders use reconstruction units
 
     def hidden_layers(self):
         """Every dense layer but the output one, input to code to last hidden decoder (what LSUV calibrates)."""
@@ -102,29 +119,31 @@ class DeepAutoencoder(nnx.Module):
     def hidden_activation_names(self) -> tuple[str, ...]:
         return (*self.encoder_activations, *self.decoder_activations[:-1])
 
-    def hidden_trace(self, x_bd):
-        """(pre-activations, outputs) of every hidden layer in the order of `hidden_layers`."""
+    def hidden_trace(self, x_bd, key=None):
+        """(pre-activations, outputs) of every hidden layer in the order of `hidden_layers`; a `key` means
+        training (rrelu draws its slopes)."""
         preactivations, outputs = [], []
-        for layer, name in zip(self.hidden_layers(), self.hidden_activation_names()):
+        for k, (layer, name) in enumerate(zip(self.hidden_layers(), self.hidden_activation_names())):
             z = layer(x_bd)
-            x_bd = activation(name)(z)
+            x_bd = apply_activation(name, z, _slope(self.slopes, k) if k < len(self.encoders) else None,
+                                    None if key is None or name != "rrelu" else jax.random.fold_in(key, k))
             preactivations.append(z)
             outputs.append(x_bd)
         return preactivations, outputs
 
-    def hidden(self, x_bd):
+    def hidden(self, x_bd, key=None):
         """Outputs of every hidden layer in the order of `hidden_layers`; the code is at index depth - 1."""
-        return self.hidden_trace(x_bd)[1]
+        return self.hidden_trace(x_bd, key)[1]
 
     def encode(self, x_bd):
         """The code layer's activations."""
-        for layer, name in zip(self.encoders, self.encoder_activations):
-            x_bd = activation(name)(layer(x_bd))
+        for k, (layer, name) in enumerate(zip(self.encoders, self.encoder_activations)):
+            x_bd = apply_activation(name, layer(x_bd), _slope(self.slopes, k))
         return x_bd
 
-    def __call__(self, x_bd):
+    def __call__(self, x_bd, key=None):
         """Pre-activation of the reconstruction units."""
-        return self.decoders[-1](self.hidden(x_bd)[-1])
+        return self.decoders[-1](self.hidden(x_bd, key)[-1])
 
     def reconstruct(self, x_bd):
         return activation(self.decoder_activations[-1])(self(x_bd))

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.activations import NON_NEGATIVE, activation
+from stackae.activations import NON_NEGATIVE, SELF_APPLIED, activation, apply_activation
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
 from stackae.config import config_from_json, layer_config
 from stackae.diagnostics import activation_stats, gradient_warnings
@@ -79,26 +79,28 @@ def restore_layer(out: pathlib.Path, k: int, n_in: int, cfg):
 
 def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
     """loss_fn(params, a_bd, key) of one DAE layer fed the lower layer's pre-activations `a_bd`
-    (pixels for layer 1, input_activation "linear"). Corruption: optional Gaussian noise on the lower
-    pre-activation before its rectifier, then the configured input noise."""
+    (pixels for layer 1, and the outputs of a prelu/rrelu layer: input_activation "linear"). Corruption:
+    optional Gaussian noise on the lower pre-activation before its rectifier, then the configured input noise.
+    eval_fn(params, a_bd) measures the same with a fixed key and rrelu in evaluation mode."""
     act_in = activation(input_activation)
     recon_loss = RECONSTRUCTIONS[reconstruction]
 
-    def loss_fn(params, a_bd, key):
+    def loss_fn(params, a_bd, key, train=True):
         model = nnx.merge(graphdef, params)
         preact_key, noise_key = jax.random.split(key)
         clean = act_in(a_bd)
         noisy = clean
         if lc.preact_noise > 0:
             noisy = act_in(a_bd + lc.preact_noise * jax.random.normal(preact_key, a_bd.shape, a_bd.dtype))
-        h = model.encode(corrupt(lc.noise, noise_key, noisy, lc.noise_level))
+        h = model.encode(corrupt(lc.noise, noise_key, noisy, lc.noise_level),
+                         jax.random.fold_in(key, 1) if train and lc.activation == "rrelu" else None)
         rec = recon_loss(model.decode_preactivation(h), clean)
         weights = [model.encoder.kernel[...]] + ([] if model.decoder_kernel is None else [model.decoder_kernel[...]])
         penalty = lc.l1_activation * l1_activation_penalty(h) + weight_penalty(weights, lc.l1_weight, lc.l2_weight)
         return rec + penalty, {"reconstruction": rec, "sparsity": jnp.mean(h == 0)}
 
     def eval_fn(params, a_bd):
-        return loss_fn(params, a_bd, jax.random.key(0))[1]
+        return loss_fn(params, a_bd, jax.random.key(0), train=False)[1]
 
     return loss_fn, eval_fn
 
@@ -106,19 +108,21 @@ def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
 def dae_probe(graphdef, input_activation: str, hidden_activation: str):
     """probe_fn(params, a_bd): activation statistics of the layer's hidden units on clean held-out inputs."""
     def probe_fn(params, a_bd):
-        z = nnx.merge(graphdef, params).encode_preactivation(activation(input_activation)(a_bd))
-        return activation_stats([z], [activation(hidden_activation)(z)], [hidden_activation])
+        model = nnx.merge(graphdef, params)
+        z = model.encode_preactivation(activation(input_activation)(a_bd))
+        return activation_stats([z], [model.activate(z)], [hidden_activation])
     return probe_fn
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "input_activation"))
-def layer_preactivations(graphdef, params, a_nd, input_activation: str):
-    """Pre-activations of one DAE layer for every seed (params stacked on a seed axis), computed in chunks."""
+@functools.partial(jax.jit, static_argnames=("graphdef", "input_activation", "activated"))
+def layer_preactivations(graphdef, params, a_nd, input_activation: str, activated: bool = False):
+    """Pre-activations of one DAE layer for every seed (params stacked on a seed axis), computed in chunks;
+    `activated`: its outputs instead (evaluation mode), for layers that apply their own activation."""
 
     def one_seed(p, a):
         model = nnx.merge(graphdef, p)
-        return jax.lax.map(lambda row: model.encode_preactivation(activation(input_activation)(row)), a,
-                           batch_size=CODE_CHUNK)
+        layer = model.encode if activated else model.encode_preactivation
+        return jax.lax.map(lambda row: layer(activation(input_activation)(row)), a, batch_size=CODE_CHUNK)
 
     in_axes = (0, 0 if a_nd.ndim == 3 else None)
     return jax.vmap(one_seed, in_axes=in_axes)(params, a_nd)
@@ -188,11 +192,16 @@ class Stack:
         """Encoder kernels and biases of every layer, stacked over seeds: [(w_sdh, b_sh), ...]."""
         return [(p["encoder"]["kernel"][...], p["encoder"]["bias"][...]) for p in self.layers]
 
+    def slopes(self):
+        """The learned slope of every prelu layer, stacked over seeds: [s_sh or None, ...]."""
+        return [nnx.to_pure_dict(p).get("slope") for p in self.layers]
+
     def encode(self, x_nd, seed_index: int = 0):
         """Hidden codes of the top layer for `x_nd`, with the stack of seed `seed_index`."""
         h = jnp.asarray(x_nd)
-        for (w, b), record in zip(self.encoders(), self.records):
-            h = activation(record["activation"])(h @ w[seed_index] + b[seed_index])
+        for (w, b), slope, record in zip(self.encoders(), self.slopes(), self.records):
+            h = apply_activation(record["activation"], h @ w[seed_index] + b[seed_index],
+                                 None if slope is None else slope[seed_index])
         return h
 
     def reconstruct(self, x_nd, seed_index: int = 0):
@@ -256,9 +265,10 @@ def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> 
         graphdefs.append(graphdef)
         step0 += lc.epochs
         if k + 1 < len(cfg.layers):
-            train_a = layer_preactivations(graphdef, params, train_a, input_activation)
-            valid_a = layer_preactivations(graphdef, params, valid_a, input_activation)
-            input_activation, per_seed = lc.activation, True
+            own = lc.activation in SELF_APPLIED  # its slope lives in the layer: cache its outputs
+            train_a = layer_preactivations(graphdef, params, train_a, input_activation, own)
+            valid_a = layer_preactivations(graphdef, params, valid_a, input_activation, own)
+            input_activation, per_seed = "linear" if own else lc.activation, True
     if resume is not None:
         resume.close()
     return Stack([cfg.seed + s for s in range(cfg.seeds)], layers, records, graphdefs)
