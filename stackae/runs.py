@@ -183,9 +183,10 @@ def train_epochs(epoch_fn, states, train, held_out, keys, epoch_log, resume, *, 
                 epoch_log.close()
                 if resume is not None:
                     resume.close()
+                kept = " (the last good state is kept in the checkpoint)" if resume is not None else ""
                 raise DivergedError(
                     f"{where} diverged by epoch {epoch + 1} with learning_rate={learning_rate}: the loss is not "
-                    f"finite; lower --config.{rate_key} (the last good state is kept in the checkpoint)."
+                    f"finite; lower --config.{rate_key}{kept}."
                 )
             if not np.asarray(states["active"]).any():
                 stopped_at = epoch
