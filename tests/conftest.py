@@ -19,6 +19,7 @@ def tiny_config(**pretrain):
     cfg.pretrain.epochs = 3
     cfg.finetune.epochs = 25
     cfg.finetune.patience = 25
+    cfg.diagnostics = False  # tests of the diagnostics switch them on; off, every tiny program compiles faster
     for k, v in pretrain.items():
         cfg.pretrain[k] = v
     return cfg

@@ -71,6 +71,7 @@ def test_vanishing_gradient_warning_fires_on_deep_small_gaussian_sigmoid_and_not
     cfg = tiny_config()
     cfg.layers = (48,) * 8
     cfg.finetune.epochs = 2
+    cfg.diagnostics = True
     cfg.pretrain.activation = "sigmoid"
     _, warnings = quiet_finetune(cfg, data, "small_gaussian")
     assert len(warnings) == 1 and "gradients are vanishing" in warnings[0] and "encoders.0.kernel" in warnings[0]
@@ -111,6 +112,7 @@ def test_diagnostics_plots_draw_one_series_per_layer(digits):
     cfg, data = digits
     cfg = tiny_config()
     cfg.finetune.epochs = 3
+    cfg.diagnostics = True
     run = stackae.finetune(cfg, data, "he", log=lambda *_: None)
     fig = plots.plot_gradient_norms(run.history)
     assert [l.get_label() for l in fig.axes[0].get_lines()] == ["encoders.0.kernel", "encoders.1.kernel", "head.kernel"]
