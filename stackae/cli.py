@@ -73,6 +73,17 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
     return cfg, args
 
 
+def _caused_by_interrupt(error: BaseException) -> bool:
+    """Whether `error` was raised while handling a Ctrl-C (JAX may wrap a KeyboardInterrupt in another error)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def run_main(main):
     """Run `main()`; report user errors in one sentence on stderr and exit 2; on Ctrl-C say how to resume and
     exit 130, with no traceback (checkpoint saves hold the interrupt back until they are complete)."""
@@ -81,8 +92,17 @@ def run_main(main):
     except StackaeError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Exception as e:
+        if not _caused_by_interrupt(e):
+            raise
+        _quiet_interrupt_exit()
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the exit
-        logging.getLogger("absl").disabled = True  # orbax's helper threads complain while the interpreter exits
-        print("interrupted; re-run the same command to resume from the last checkpoint.", file=sys.stderr)
-        sys.exit(130)
+        _quiet_interrupt_exit()
+
+
+def _quiet_interrupt_exit():
+    """Exit 130 with one sentence on how to resume."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the exit
+    logging.getLogger("absl").disabled = True  # orbax's helper threads complain while the interpreter exits
+    print("interrupted; re-run the same command to resume from the last checkpoint.", file=sys.stderr)
+    sys.exit(130)
