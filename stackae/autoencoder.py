@@ -30,7 +30,7 @@ from stackae.models import DeepAutoencoder
 from stackae.optim import make_optimizer
 from stackae.pretrain import PRETRAINING_KEYS, Stack, load_stack, reconstruction_of
 from stackae.provenance import data_fingerprint
-from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
+from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
 from stackae.stats import mean_interval
 
 AUTOENCODER_INITS = (*RANDOM_INITS, "lsuv", "dae")
@@ -161,12 +161,7 @@ def finetune_reconstruction(cfg, data, init="he", *, stack: Stack | None = None,
                                a.epochs * (len(data.train_x) // a.batch_size))
     states = jax.vmap(lambda p: finetune_state(p, optimizer))(params)
     keys = jax.vmap(lambda key: jax.random.fold_in(key, 4000))(seed_keys(cfg.seed, cfg.seeds))
-    start, history = 0, []
-    position = resume.latest_position() if resume is not None else None
-    if position:
-        states = resume.restore_state(position["step"], states)
-        start, history = position["epoch"], position["history"]
-        log(f"resuming {desc or init} at epoch {start + 1}")
+    states, start, history = resume_states(resume, states, log, f"{desc or init} at epoch")
     states = replicate(states, mesh)
     loss_fn, eval_fn = reconstruction_loss(graphdef, reconstruction_of(cfg, 0))
     epoch_fn = make_epoch(loss_fn, optimizer, a.batch_size, eval_fn, early_stopping(a.patience), mesh=mesh,

@@ -28,7 +28,7 @@ from stackae.models import StackedClassifier
 from stackae.optim import make_optimizer
 from stackae.pretrain import Stack, load_stack
 from stackae.provenance import data_fingerprint
-from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
+from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
 from stackae.stats import mean_interval
 
 INIT_BATCH = 1000  # unlabelled training examples seen by the data-driven inits (LSUV, data-dependent)
@@ -289,12 +289,7 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     states = jax.vmap(lambda p, r, e: finetune_state(p, make(r), e))(params, member_rates, extra)
     train_keys = repeat(jax.vmap(lambda key: jax.random.fold_in(key, 2000))(seed_keys(plan.seeds[0],
                                                                                        len(plan.seeds))))
-    start, history = 0, []
-    position = resume.latest_position() if resume is not None else None
-    if position:
-        states = resume.restore_state(position["step"], states)
-        start, history = position["epoch"], position["history"]
-        log(f"resuming {desc or method.name} at evaluation {start + 1}")
+    states, start, history = resume_states(resume, states, log, f"{desc or method.name} at evaluation")
     states = replicate(states, mesh)
     loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None)
     epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience),

@@ -82,6 +82,16 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool,
     return None
 
 
+def resume_states(resume, states, log, what: str):
+    """(states, first epoch, history) to continue from: the latest checkpoint of `resume` if it holds one (said
+    in the log as "resuming <what> <epoch>"), else the given states from the start."""
+    position = resume.latest_position() if resume is not None else None
+    if not position:
+        return states, 0, []
+    log(f"resuming {what} {position['epoch'] + 1}")
+    return resume.restore_state(position["step"], states), position["epoch"], position["history"]
+
+
 def record_config(out: pathlib.Path, cfg):
     """Save the config of a run that passed every input check (so a failed start leaves no stale config)."""
     out.mkdir(parents=True, exist_ok=True)
