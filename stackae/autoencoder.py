@@ -245,7 +245,8 @@ def reconstruction_run(cfg, workdir, *, init: str = "pretrained", overwrite: boo
     if method == "dae":
         check_pretrained(cfg, workdir)
     out = pathlib.Path(workdir) / run_name(init, cfg)
-    finished = prepare_run_dir(out, cfg, "results.json", overwrite, log, compared_keys=AUTOENCODER_KEYS)
+    finished = prepare_run_dir(out, cfg, "results.json", overwrite, log, compared_keys=AUTOENCODER_KEYS,
+                               extendable="autoencoder")
     if finished is not None:
         return finished
     data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")

@@ -36,17 +36,33 @@ def _shown(v) -> str:
     return "(missing)" if v is _MISSING else repr(tuples(v))
 
 
-def config_differences(saved, cfg, compared_keys=None) -> list[str]:
-    """'key: saved A, now B' for each key that differs, among `compared_keys` (dotted prefixes such as
-    "pretrain." or "seed"; None: every key), never counting NEVER_COMPARED."""
+def _differing_keys(saved, cfg, compared_keys=None) -> tuple[dict, dict, list[str]]:
     a, b = _flat(json.loads(saved.to_json())), _flat(json.loads(cfg.to_json()))
 
     def compared(key):
         return key not in NEVER_COMPARED and (compared_keys is None or any(
             key == p or key.startswith(p if p.endswith(".") else p + ".") for p in compared_keys))
 
-    return [f"{k}: saved {_shown(a.get(k, _MISSING))}, now {_shown(b.get(k, _MISSING))}"
-            for k in sorted(a.keys() | b.keys()) if compared(k) and a.get(k, _MISSING) != b.get(k, _MISSING)]
+    return a, b, [k for k in sorted(a.keys() | b.keys()) if compared(k) and a.get(k, _MISSING) != b.get(k, _MISSING)]
+
+
+def config_differences(saved, cfg, compared_keys=None) -> list[str]:
+    """'key: saved A, now B' for each key that differs, among `compared_keys` (dotted prefixes such as
+    "pretrain." or "seed"; None: every key), never counting NEVER_COMPARED."""
+    a, b, keys = _differing_keys(saved, cfg, compared_keys)
+    return [f"{k}: saved {_shown(a.get(k, _MISSING))}, now {_shown(b.get(k, _MISSING))}" for k in keys]
+
+
+def _longer_only(saved, cfg, compared_keys, section: str | None) -> tuple[int, int] | None:
+    """(saved epochs, new epochs) when `cfg` differs from `saved` only in a larger `<section>.epochs` and the
+    section's schedule is constant (so every update made so far is the same under the longer run); else None."""
+    if section is None:
+        return None
+    a, b, keys = _differing_keys(saved, cfg, compared_keys)
+    key = f"{section}.epochs"
+    if keys != [key] or a.get(f"{section}.schedule") != "constant" or not b[key] > a[key]:
+        return None
+    return a[key], b[key]
 
 
 def _named(diffs: list[str], most: int = 5) -> str:
@@ -55,10 +71,14 @@ def _named(diffs: list[str], most: int = 5) -> str:
 
 
 def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool, log,
-                    compared_keys=None) -> dict | None:
+                    compared_keys=None, extendable: str | None = None) -> dict | None:
     """Lock `out` for this process (see stackae.locks); return the finished result if `out` holds one for this
     config (unless overwrite); refuse a run of `out` whose config differs in `compared_keys` (dotted prefixes;
-    None: every key), finished or not, naming the differing keys."""
+    None: every key), finished or not, naming the differing keys.
+
+    A run may be trained longer: when the config differs only in a larger `<extendable>.epochs` under a constant
+    schedule, the new config is saved, a finished result is kept as <name>-<N>-epochs.json (its best parameters
+    as best-<N>-epochs), and the caller resumes from the last checkpoint."""
     if jax.process_index() == 0:  # the processes of one multi-host run share the folder
         lock_run_dir(out)
     if overwrite and out.exists():
@@ -69,6 +89,18 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool,
                 child.unlink()
     saved = out / "config.json"
     diffs = config_differences(config_from_json(saved.read_text()), cfg, compared_keys) if saved.exists() else []
+    longer = _longer_only(config_from_json(saved.read_text()), cfg, compared_keys, extendable) if diffs else None
+    if longer is not None:
+        finished = out / finished_file
+        kept = out / f"{finished.stem}-{longer[0]}-epochs{finished.suffix}"
+        if finished.exists():
+            finished.rename(kept)
+            if (out / "best").exists():
+                (out / "best").rename(out / f"best-{longer[0]}-epochs")
+        write_json(saved, cfg.to_dict())
+        log(f"training {out} on to {longer[1]} epochs (from {longer[0]})"
+            + (f"; {kept.name} keeps the {longer[0]}-epoch result" if kept.exists() else ""))
+        diffs = []
     if diffs:
         state = "finished" if (out / finished_file).exists() else "unfinished"
         raise ConfigError(

@@ -82,3 +82,34 @@ def test_reconstruction_killed_mid_way_resumes_to_identical_results(tmp_path):
     a = json.loads((reference / "autoencoder-he" / "results.json").read_text())
     b = json.loads((killed / "autoencoder-he" / "results.json").read_text())
     assert a["per_seed"] == b["per_seed"]
+
+
+def test_a_finished_reconstruction_run_given_more_epochs_trains_on_to_the_longer_run(tmp_path):
+    import json
+
+    import pytest
+    from conftest import tiny_config
+    from stackae.autoencoder import reconstruction_run
+    from stackae.errors import ConfigError
+
+    def cfg(epochs, schedule="constant"):
+        c = tiny_config()
+        c.autoencoder.epochs, c.autoencoder.patience, c.autoencoder.batch_size = epochs, 10, 64
+        c.autoencoder.schedule = schedule
+        return c
+
+    straight = reconstruction_run(cfg(6), tmp_path / "straight", init="he", log=lambda s: None)
+    first = reconstruction_run(cfg(3), tmp_path / "longer", init="he", log=lambda s: None)
+    lines = []
+    longer = reconstruction_run(cfg(6), tmp_path / "longer", init="he", log=lines.append)
+    assert any("on to 6 epochs (from 3)" in line for line in lines) and "resuming autoencoder-he at epoch 4" in lines
+    kept = json.loads((tmp_path / "longer" / "autoencoder-he" / "results-3-epochs.json").read_text())
+    assert kept["per_seed"] == first["per_seed"] and kept["epochs"] == 3
+    assert longer["per_seed"] == straight["per_seed"] and len(longer["history"]) == 6
+    assert_trees_equal(restore_tree(tmp_path / "straight" / "autoencoder-he" / "best"),
+                       restore_tree(tmp_path / "longer" / "autoencoder-he" / "best"))
+    # a decaying schedule would have made different updates: refused, nothing touched
+    reconstruction_run(cfg(3, "cosine"), tmp_path / "cosine", init="he", log=lambda s: None)
+    with pytest.raises(ConfigError, match="autoencoder.epochs: saved 3, now 6"):
+        reconstruction_run(cfg(6, "cosine"), tmp_path / "cosine", init="he", log=lambda s: None)
+    assert not (tmp_path / "cosine" / "autoencoder-he" / "results-3-epochs.json").exists()
