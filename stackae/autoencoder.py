@@ -34,15 +34,23 @@ from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states
 from stackae.stats import mean_interval
 
 AUTOENCODER_INITS = (*RANDOM_INITS, "lsuv", "dae")
-UNITS = {"sigmoid_cross_entropy": "sigmoid", "softplus_squared_error": "softplus", "linear_squared_error": "linear"}
+UNITS = {"sigmoid_cross_entropy": "sigmoid", "softplus_squared_error": "softplus", "relu_squared_error": "relu",
+         "linear_squared_error": "linear"}
 # Keys a reconstruction run depends on: a saved run differing in any other key is still this run.
 AUTOENCODER_KEYS = (*PRETRAINING_KEYS, "autoencoder.", "finetune.random_init")
 
 
 def decoder_activations(cfg) -> tuple[str, ...]:
-    """Output units of each decoder, top-down: the reconstruction units its DAE layer is pretrained with
-    (sigmoid for pixels, softplus for rectifier codes, linear for signed codes)."""
-    return tuple(UNITS[reconstruction_of(cfg, k)] for k in reversed(range(len(cfg.layers))))
+    """Output units of each decoder, top-down. The last reconstructs the input with layer 1's reconstruction
+    units. The hidden ones, with autoencoder.decoders="recipe", use the reconstruction units their DAE layer is
+    pretrained with (softplus for rectifier codes, linear for signed codes); with "mirror", the activation of
+    the encoder layer they mirror (the usual hand-built autoencoder)."""
+    depth, encoders = len(cfg.layers), activations_of(cfg)
+    if cfg.autoencoder.decoders == "mirror":
+        hidden = tuple(encoders[depth - 2 - k] for k in range(depth - 1))
+    else:
+        hidden = tuple(UNITS[reconstruction_of(cfg, k)] for k in reversed(range(1, depth)))
+    return (*hidden, UNITS[reconstruction_of(cfg, 0)])
 
 
 def autoencoder(cfg, n_features: int, key, init: str = "he") -> DeepAutoencoder:

@@ -73,6 +73,14 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
     return cfg, args
 
 
+def listed(text: str, kind=str) -> tuple:
+    """A comma-separated flag value as a tuple ("2,4,6" -> (2, 4, 6) with kind=int)."""
+    try:
+        return tuple(kind(v.strip()) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise StackaeError(f"'{text}' is not a comma-separated list of {kind.__name__}s; write e.g. 2,4,6,8.") from None
+
+
 def _caused_by_interrupt(error: BaseException) -> bool:
     """Whether `error` was raised while handling a Ctrl-C (JAX may wrap a KeyboardInterrupt in another error)."""
     seen = set()

@@ -84,6 +84,7 @@ def base_config() -> ml_collections.ConfigDict:
     a.epochs = 50  # maximum; early stopping on validation squared error usually ends sooner
     a.patience = 10
     a.adam_learning_rate = 0.001  # the Adam baseline of scripts/autoencoder.py
+    a.decoders = "recipe"  # hidden decoder units: recipe = each layer's reconstruction units; mirror = encoders'
 
     s = c.sweep = ml_collections.ConfigDict()
     s.methods = ("glorot", "he", "orthogonal", "lsuv", "data_dependent", "he+batch_norm", "dae", "dae+batch_norm",
@@ -256,6 +257,9 @@ def validate(cfg):
         elif key != "layers":
             _check_type(key, value, default)
             _check_value(key, leaf, value)
+    if cfg.autoencoder.decoders == "mirror" and SELF_APPLIED & set(activations_of(cfg)[:-1]):
+        raise ConfigError("autoencoder.decoders='mirror' cannot mirror a prelu or rrelu layer (their slopes live in "
+                          "the encoder); use autoencoder.decoders='recipe' or another activation.")
     for k in range(1, len(layers)):
         below = layer_config(cfg, k - 1).activation
         if layer_config(cfg, k).preact_noise > 0 and below in SELF_APPLIED:
@@ -297,6 +301,7 @@ def _check_value(key, leaf, v):
         "activation": lambda: _choice(key, v, ACTIVATIONS),
         "init": lambda: _choice(key, v, INITS),
         "random_init": lambda: _choice(key, v, RANDOM_INITS),
+        "decoders": lambda: _choice(key, v, ("recipe", "mirror")),
         "reconstruction": lambda: _choice(key, v, ("auto", *RECONSTRUCTIONS)),
         "noise": lambda: _choice(key, v, NOISES),
         "optimizer": lambda: _choice(key, v, OPTIMIZERS),

@@ -3,8 +3,8 @@ them.
 
 On every optimiser step: the L2 norm of each parameter's gradient and the ratio of its update's norm to its
 norm (averaged over the epoch's steps). On held-out data after the epoch, per hidden layer: activation mean and
-std, the fraction of exactly zero activations, the fraction of dead units (pre-activation never positive on any
-held-out example) and, for sigmoid/tanh, the fraction of outputs within 0.01 of the bounds. Metric names are
+std, the fraction of exactly zero activations, the fraction of dead units (relu only: pre-activation never positive
+on any held-out example) and, for sigmoid/tanh, the fraction of outputs within 0.01 of the bounds. Metric names are
 "<statistic>/<parameter or layer>", e.g. "grad_norm/encoders.0.kernel" or "dead_fraction/layer2".
 """
 
@@ -16,6 +16,7 @@ GRADIENT_STATS = ("grad_norm", "update_ratio")
 ACTIVATION_STATS = ("act_mean", "act_std", "zero_fraction", "dead_fraction", "saturated_fraction")
 SATURATION_BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 SATURATION_MARGIN = 0.01
+DYING = {"relu"}  # units whose gradient is exactly zero below zero: only these can die
 # The bottom layer's kernel-gradient norm over the top layer's: below VANISHING or above EXPLODING is warned of.
 VANISHING, EXPLODING = 1e-4, 1e4
 
@@ -43,14 +44,15 @@ def gradient_stats(grads, updates, params) -> dict:
 
 def activation_stats(preactivations, outputs, activation_names) -> dict:
     """Per hidden layer (layer1 = bottom) of held-out activations [examples, units]: mean, std, fraction of
-    exact zeros, fraction of dead units, fraction of saturated outputs (sigmoid/tanh; 0 for the others)."""
+    exact zeros, fraction of dead units (relu only: pre-activation never positive), fraction of saturated outputs (sigmoid/tanh; 0 for the others)."""
     out = {}
     for k, (z, h, name) in enumerate(zip(preactivations, outputs, activation_names)):
         layer = f"layer{k + 1}"
         out[f"act_mean/{layer}"] = jnp.mean(h)
         out[f"act_std/{layer}"] = jnp.std(h)
         out[f"zero_fraction/{layer}"] = jnp.mean(h == 0)
-        out[f"dead_fraction/{layer}"] = jnp.mean(~jnp.any(z > 0, axis=0))
+        out[f"dead_fraction/{layer}"] = (jnp.mean(~jnp.any(z > 0, axis=0)) if name in DYING
+                                         else jnp.zeros((), jnp.float32))
         if name in SATURATION_BOUNDS:
             low, high = SATURATION_BOUNDS[name]
             saturated = (h <= low + SATURATION_MARGIN) | (h >= high - SATURATION_MARGIN)

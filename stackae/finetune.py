@@ -200,8 +200,9 @@ def finetune_state(params, optimizer, extra=None):
     return state if extra is None else dict(state, best_extra=jax.tree.map(jnp.copy, extra))
 
 
-def _member_params(cfg, data, method: Method, stack: Stack | None, seeds):
-    """Initial parameters per seed: the method's hidden layers over a head that depends on the seed only."""
+def initial_members(cfg, data, method: Method, stack: Stack | None, seeds):
+    """(graphdef, parameters, batch-norm statistics or None, head hashes), stacked over seeds: the method's
+    hidden layers over a head that depends on the seed only."""
     keys = jax.vmap(lambda key: jax.random.fold_in(key, 1000))(seed_keys(seeds[0], len(seeds)))
     graphdef, params, extras, head_hashes = None, [], [], []
     for i, seed in enumerate(seeds):
@@ -275,7 +276,7 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     valid, valid_axis = _member_data(valid_pairs, len(rates), shared=plan.valid_per_class is None)
     train, valid = replicate(train, mesh), replicate(valid, mesh)
 
-    graphdef, params, extra, head_hashes = _member_params(cfg, data, method, stack, plan.seeds)
+    graphdef, params, extra, head_hashes = initial_members(cfg, data, method, stack, plan.seeds)
     subset_hashes = [array_hash(*t, *v) for t, v in zip(train_pairs, valid_pairs)]
     repeat = lambda tree: jax.tree.map(lambda a: jnp.repeat(a, len(rates), axis=0), tree)  # noqa: E731
     params, extra = repeat(params), (None if extra is None else repeat(extra))

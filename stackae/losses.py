@@ -44,6 +44,12 @@ def softplus_squared_error(preact_bd, target_bd):
     return squared_error(jax.nn.softplus(preact_bd), target_bd)
 
 
+def relu_squared_error(preact_bd, target_bd):
+    """Squared error of rectifier reconstruction units (the naive choice for pixels: a unit stuck below zero
+    outputs 0 and gets no gradient)."""
+    return squared_error(jax.nn.relu(preact_bd), target_bd)
+
+
 def linear_squared_error(preact_bd, target_bd):
     """Squared error of linear reconstruction units."""
     return squared_error(preact_bd, target_bd)
@@ -52,6 +58,7 @@ def linear_squared_error(preact_bd, target_bd):
 RECONSTRUCTIONS = {
     "sigmoid_cross_entropy": sigmoid_cross_entropy,
     "softplus_squared_error": softplus_squared_error,
+    "relu_squared_error": relu_squared_error,
     "linear_squared_error": linear_squared_error,
 }
 
@@ -59,6 +66,7 @@ RECONSTRUCTIONS = {
 RECONSTRUCTION_UNITS = {
     "sigmoid_cross_entropy": jax.nn.sigmoid,
     "softplus_squared_error": jax.nn.softplus,
+    "relu_squared_error": jax.nn.relu,
     "linear_squared_error": lambda x: x,
 }
 

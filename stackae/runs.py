@@ -70,11 +70,11 @@ def _named(diffs: list[str], most: int = 5) -> str:
     return "; ".join(diffs[:most]) + more
 
 
-def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool, log,
+def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str | None, overwrite: bool, log,
                     compared_keys=None, extendable: str | None = None) -> dict | None:
     """Lock `out` for this process (see stackae.locks); return the finished result if `out` holds one for this
-    config (unless overwrite); refuse a run of `out` whose config differs in `compared_keys` (dotted prefixes;
-    None: every key), finished or not, naming the differing keys.
+    config (unless overwrite; never when `finished_file` is None); refuse a run of `out` whose config differs in
+    `compared_keys` (dotted prefixes; None: every key), finished or not, naming the differing keys.
 
     A run may be trained longer: when the config differs only in a larger `<extendable>.epochs` under a constant
     schedule, the new config is saved, a finished result is kept as <name>-<N>-epochs.json (its best parameters
@@ -101,14 +101,15 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str, overwrite: bool,
         log(f"training {out} on to {longer[1]} epochs (from {longer[0]})"
             + (f"; {kept.name} keeps the {longer[0]}-epoch result" if kept.exists() else ""))
         diffs = []
+    done = finished_file is not None and (out / finished_file).exists()
     if diffs:
-        state = "finished" if (out / finished_file).exists() else "unfinished"
+        state = "finished" if done else "unfinished"
         raise ConfigError(
             f"{out} holds {'a' if state == 'finished' else 'an'} {state} run with a different config ({_named(diffs)}; see {saved}); pass "
             f"--config={saved} to {'reuse' if state == 'finished' else 'resume'} it, --overwrite to discard it, "
             "or another --workdir."
         )
-    if (out / finished_file).exists():
+    if done:
         log(f"{out} already holds this finished run; pass --overwrite to redo it.")
         return read_json(out / finished_file)
     return None
@@ -122,6 +123,22 @@ def resume_states(resume, states, log, what: str):
         return states, 0, []
     log(f"resuming {what} {position['epoch'] + 1}")
     return resume.restore_state(position["step"], states), position["epoch"], position["history"]
+
+
+def run_cells(out: pathlib.Path, cells, run_cell, log) -> dict:
+    """{cell.name: result} of a study's cells: read from out/cells/<name>.json where an earlier run finished the
+    cell, else computed by `run_cell(cell)` and saved there at once (an interrupted study resumes at its first
+    unfinished cell)."""
+    results = {}
+    for i, cell in enumerate(cells):
+        path = out / "cells" / f"{cell.name}.json"
+        if path.exists():
+            results[cell.name] = read_json(path)
+            continue
+        log(f"cell {i + 1}/{len(cells)}: {cell.name}")
+        results[cell.name] = run_cell(cell)
+        write_json(path, results[cell.name])
+    return results
 
 
 def record_config(out: pathlib.Path, cfg):

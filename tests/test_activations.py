@@ -11,7 +11,7 @@ from conftest import tiny_config
 from stackae.activations import PRELU_INIT, RRELU_LOWER, RRELU_MEAN, RRELU_UPPER, apply_activation
 from stackae.autoencoder import autoencoder, unroll
 from stackae.errors import ConfigError
-from stackae.finetune import _member_params
+from stackae.finetune import initial_members
 from stackae.methods import parse_method
 from stackae.models import StackedClassifier
 
@@ -72,7 +72,7 @@ def test_pretrained_layers_carry_their_activation_into_the_classifier_and_the_de
     model = autoencoder(cfg, digits.n_features, jax.random.key(0))
     unroll(model, stack, 1)
     np.testing.assert_array_equal(np.asarray(model.encode(digits.test_x)), codes)
-    _, params, _, _ = _member_params(cfg, digits, parse_method("dae"), stack, (0, 1))
+    _, params, _, _ = initial_members(cfg, digits, parse_method("dae"), stack, (0, 1))
     classifier_codes = StackedClassifier((digits.n_features, *cfg.layers), 10, activation_names=(name, name),
                                          rngs=nnx.Rngs(0))
     nnx.update(classifier_codes, jax.tree.map(lambda a: a[1], params))

@@ -56,6 +56,7 @@ def test_activation_statistics_match_hand_made_activations():
     h = jnp.array([[0.005, 0.5, 0.995], [0.999, 0.3, 0.02]])
     sig = activation_stats([z], [h], ["sigmoid"])
     assert float(sig["saturated_fraction/layer1"]) == pytest.approx(3 / 6)  # within 0.01 of 0 or 1
+    assert float(sig["dead_fraction/layer1"]) == 0.0  # a sigmoid unit still has a gradient below zero
     t = jnp.array([[-0.995, 0.0, 0.98], [1.0, -0.5, 0.2]])
     assert float(activation_stats([z], [t], ["tanh"])["saturated_fraction/layer1"]) == pytest.approx(2 / 6)
 
