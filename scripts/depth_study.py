@@ -16,7 +16,7 @@ from stackae.errors import ConfigError
 def main():
     cfg, args = parse(sys.argv[1:], __doc__, lambda p: (
         p.add_argument("--depths", default=",".join(map(str, DEPTHS)), help="hidden-layer counts (default 2,4,6,8)"),
-        p.add_argument("--activations", default=",".join(ACTIVATIONS), help="hidden activations (default sigmoid,relu)"),
+        p.add_argument("--activations", default=",".join(ACTIVATIONS), help="hidden activations"),
         p.add_argument("--remedies", default=",".join(REMEDIES),
                        help="methods tried on the deepest network of the first activation ('' for none)")),
         workdir_prefix="depth-")

@@ -31,7 +31,7 @@ from stackae.optim import make_optimizer
 from stackae.pretrain import PRETRAINING_KEYS, Stack, load_stack, reconstruction_of
 from stackae.provenance import data_fingerprint
 from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
-from stackae.stats import mean_interval
+from stackae.stats import finite_mean, mean_interval
 
 AUTOENCODER_INITS = (*RANDOM_INITS, "lsuv", "dae")
 UNITS = {"sigmoid_cross_entropy": "sigmoid", "softplus_squared_error": "softplus", "relu_squared_error": "relu",
@@ -200,8 +200,8 @@ def finetune_reconstruction(cfg, data, init="he", *, stack: Stack | None = None,
 
 def _fmt(where, total):
     def fmt(epoch, m, seconds):
-        return (f"{where} epoch {epoch + 1}/{total}: train loss {np.nanmean(m['loss']):.3f}  valid squared error "
-                f"{np.nanmean(m['valid_error']):.3f}  valid loss {np.nanmean(m['valid_loss']):.3f}  {seconds:.1f}s")
+        return (f"{where} epoch {epoch + 1}/{total}: train loss {finite_mean(m['loss']):.3f}  valid squared error "
+                f"{finite_mean(m['valid_error']):.3f}  valid loss {finite_mean(m['valid_loss']):.3f}  {seconds:.1f}s")
     return fmt
 
 

@@ -44,7 +44,8 @@ def gradient_stats(grads, updates, params) -> dict:
 
 def activation_stats(preactivations, outputs, activation_names) -> dict:
     """Per hidden layer (layer1 = bottom) of held-out activations [examples, units]: mean, std, fraction of
-    exact zeros, fraction of dead units (relu only: pre-activation never positive), fraction of saturated outputs (sigmoid/tanh; 0 for the others)."""
+    exact zeros, fraction of dead units (relu only: pre-activation never positive), fraction of saturated
+    outputs (sigmoid/tanh; 0 for the others)."""
     out = {}
     for k, (z, h, name) in enumerate(zip(preactivations, outputs, activation_names)):
         layer = f"layer{k + 1}"

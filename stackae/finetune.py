@@ -29,7 +29,7 @@ from stackae.optim import make_optimizer
 from stackae.pretrain import Stack, load_stack
 from stackae.provenance import data_fingerprint
 from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
-from stackae.stats import mean_interval
+from stackae.stats import finite_mean, mean_interval
 
 INIT_BATCH = 1000  # unlabelled training examples seen by the data-driven inits (LSUV, data-dependent)
 VALID_SEED_OFFSET = 7919  # the validation subset of seed s is drawn with seed s + this offset
@@ -332,8 +332,8 @@ def _fmt(where, total, every=None):
     """One log line per epoch (every None) or per evaluation, numbered by optimiser step."""
     def fmt(epoch, m, seconds):
         at = f"epoch {epoch + 1}/{total}" if every is None else f"step {(epoch + 1) * every}/{total * every}"
-        return (f"{where} {at}: train loss {np.nanmean(m['loss']):.4f} "
-                f"error {np.nanmean(m['error']):.4f}  valid error {np.nanmean(m['valid_error']):.4f}  {seconds:.1f}s")
+        return (f"{where} {at}: train loss {finite_mean(m['loss']):.4f} "
+                f"error {finite_mean(m['error']):.4f}  valid error {finite_mean(m['valid_error']):.4f}  {seconds:.1f}s")
     return fmt
 
 

@@ -29,18 +29,11 @@ from stackae.models import DenoisingAutoencoder
 from stackae.noise import corrupt
 from stackae.optim import make_optimizer
 from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
+from stackae.stats import finite_mean
 
 CODE_CHUNK = 4096  # examples per chunk when caching codes
 FINAL_METRICS = {"train_reconstruction": "reconstruction", "valid_reconstruction": "valid_reconstruction",
                  "sparsity": "sparsity"}
-
-
-def _seed_mean(values):
-    """Mean over the seeds that stayed finite (None if nothing was measured)."""
-    if values is None:
-        return None
-    v = np.asarray(values, dtype=np.float64)
-    return float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
 
 
 def reconstruction_of(cfg, k: int) -> str:
@@ -131,8 +124,8 @@ def layer_preactivations(graphdef, params, a_nd, input_activation: str, activate
 def _fmt(k: int, lc):
     def fmt(epoch, m, seconds):
         bad = int(np.sum(~np.isfinite(m["loss"])))
-        return (f"layer {k + 1} epoch {epoch + 1}/{lc.epochs}: recon train {np.nanmean(m['reconstruction']):.4f} "
-                f"valid {np.nanmean(m['valid_reconstruction']):.4f}  zero-activations {np.nanmean(m['sparsity']):.3f}"
+        return (f"layer {k + 1} epoch {epoch + 1}/{lc.epochs}: recon train {finite_mean(m['reconstruction']):.4f} "
+                f"valid {finite_mean(m['valid_reconstruction']):.4f}  zero-activations {finite_mean(m['sparsity']):.3f}"
                 f"  {seconds:.1f}s" + (f"  non-finite seeds: {bad}" if bad else ""))
     return fmt
 
@@ -171,7 +164,7 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     record = {
         "layer": k + 1, "n_in": int(n_in), "n_hidden": int(n_hidden), "activation": lc.activation,
         "reconstruction": reconstruction, "noise": lc.noise, "noise_level": lc.noise_level, "epochs": lc.epochs,
-        **{name: _seed_mean(last.get(metric)) for name, metric in FINAL_METRICS.items()},
+        **{name: finite_mean(last.get(metric)) for name, metric in FINAL_METRICS.items()},
         **{f"{name}_per_seed": last.get(metric) for name, metric in FINAL_METRICS.items()},
         "diverged": np.asarray(states["diverged"]).tolist(),
         "seconds": epoch_log.seconds, "history": epoch_log.history,

@@ -14,3 +14,11 @@ def mean_interval(values, confidence: float = 0.95) -> dict:
         return {"mean": mean, "ci95": None, "n": int(len(v))}
     half = scipy_stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
     return {"mean": mean, "ci95": float(half), "n": int(len(v))}
+
+
+def finite_mean(values):
+    """Mean over the seeds that stayed finite (nan when none did; None if nothing was measured)."""
+    if values is None:
+        return None
+    v = np.asarray(values, dtype=np.float64)
+    return float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
