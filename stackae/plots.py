@@ -62,19 +62,63 @@ def image_rows(named_rows: dict, image_shape, path=None):
     return _finish(fig, path)
 
 
-def code_scatter(named_codes: dict, labels, path=None, title: str = ""):
-    """One panel per name of 2-D codes (e.g. pretrained, random-init and PCA encoders), coloured by class."""
+def code_scatter(named_codes: dict, labels, path=None, title: str = "", columns: int | None = None):
+    """One panel per name of 2-D codes (e.g. pretrained, random-init and PCA encoders), coloured by class;
+    `columns` panels per row (default: all in one row)."""
     labels = np.asarray(labels)
-    fig, axes = plt.subplots(1, len(named_codes), figsize=(4.2 * len(named_codes), 4.2), squeeze=False)
-    for ax, (name, codes) in zip(axes[0], named_codes.items()):
+    columns = columns or len(named_codes)
+    rows = -(-len(named_codes) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
+    for ax in axes.ravel()[len(named_codes):]:
+        ax.axis("off")
+    for ax, (name, codes) in zip(axes.ravel(), named_codes.items()):
         codes = np.asarray(codes)
-        points = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+        points = ax.scatter(codes[:, 0], codes[:, 1], c=labels[:len(codes)], cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(points, ax=list(axes[0]), ticks=range(10), shrink=0.8, label="class")
+    fig.colorbar(points, ax=list(axes.ravel()), ticks=range(10), shrink=0.8, label="class")
     if title:
         fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def plot_depth(cells: dict, path=None, title: str = ""):
+    """Test error against depth, one panel per activation, one line per method (mean and 95% interval over
+    seeds; a diverged cell is left out), from the cells of a depth study."""
+    cells = [c for c in cells.values() if c.get("test_error") is not None]
+    activations = list(dict.fromkeys(c["activation"] for c in cells))
+    fig, axes = plt.subplots(1, len(activations), figsize=(5.5 * len(activations), 4), squeeze=False, sharey=True)
+    for ax, activation in zip(axes[0], activations):
+        mine = [c for c in cells if c["activation"] == activation]
+        for method in dict.fromkeys(c["method"] for c in mine):
+            line = sorted((c for c in mine if c["method"] == method), key=lambda c: c["depth"])
+            ax.errorbar([c["depth"] for c in line], [100 * c["test_error"] for c in line],
+                        yerr=[100 * (c["test_error_ci95"] or 0) for c in line], marker="o", capsize=3, label=method)
+        ax.set_title(activation)
+        ax.set_xlabel("hidden layers")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("test error (%)")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def plot_initial_gradients(named_norms: dict, path=None, title: str = ""):
+    """Gradient norm of each layer's kernel at initialisation (mean over seeds, log scale), one line per name,
+    from `initial_gradient_norms` results: {name: {"encoders.0.kernel": [per seed], ..., "head.kernel": [...]}}."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, norms in named_norms.items():
+        layers = sorted((k for k in norms if k.startswith("encoders.")), key=lambda k: int(k.split(".")[1]))
+        layers.append("head.kernel")
+        ax.plot(range(1, len(layers) + 1), [np.mean(norms[k]) for k in layers], marker="o", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer (1 = bottom; the last is the softmax head)")
+    ax.set_ylabel("gradient norm at initialisation")
+    ax.set_title(title or "per-layer gradient norms at initialisation")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
     return _finish(fig, path)
 
 
