@@ -2,7 +2,8 @@
 
 scripts/depth_study.py takes the first 2, 4, 6, 8 layers and sets every layer's activation (sigmoid, relu).
 Pretraining: denoising autoencoders (masking 25%), no activation penalty, 5 epochs per layer on all 50,000
-training images. Fine-tuning: SGD with momentum at one learning rate for every network, batch 32, 30 epochs,
+training images, learning rate 0.01 for layer 1 and 0.001 above (at 0.01 every unit of the relu stack's layer 2
+died in 5 epochs: docs/RESULTS.md). Fine-tuning: SGD with momentum at one learning rate for every network, batch 32, 30 epochs,
 early stopping on the 10,000 validation images.
 """
 
@@ -22,7 +23,8 @@ def get_config():
     c.pretrain.noise_level = 0.25
     c.pretrain.l1_activation = 0.0
     c.pretrain.optimizer = "sgd"
-    c.pretrain.learning_rate = 0.01
+    with c.ignore_type():  # per-layer values, bottom to top
+        c.pretrain.learning_rate = (0.01,) + (0.001,) * 7
     c.pretrain.momentum = 0.9
     c.pretrain.batch_size = 128
     c.pretrain.epochs = 5
