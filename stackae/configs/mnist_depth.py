@@ -3,8 +3,8 @@
 scripts/depth_study.py takes the first 2, 4, 6, 8 layers and sets every layer's activation (sigmoid, relu).
 Pretraining: denoising autoencoders (masking 25%), no activation penalty, 5 epochs per layer on all 50,000
 training images, learning rate 0.01 for layer 1 and 0.001 above (at 0.01 every unit of the relu stack's layer 2
-died in 5 epochs: docs/RESULTS.md). Fine-tuning: SGD with momentum at one learning rate for every network, batch 32, 30 epochs,
-early stopping on the 10,000 validation images.
+died in 5 epochs: docs/RESULTS.md). Fine-tuning: SGD with momentum at one learning rate for every network,
+batch 32, 30 epochs, early stopping on the 10,000 validation images.
 """
 
 from stackae.config import base_config
