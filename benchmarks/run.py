@@ -231,7 +231,7 @@ def bench_diagnostics(sizes: Sizes, x, xv) -> dict:
     on, off = dae_workload(1, diagnostics=True), dae_workload(1, diagnostics=False)
     boxes = {"on": [on.states], "off": [off.states]}
     seconds = {"on": [], "off": []}
-    for i in range(WARMUP + max(sizes.repeats, 3)):
+    for i in range(WARMUP + max(sizes.repeats, 5)):
         for name, w in (("on", on), ("off", off)):
             box = boxes[name]
 
@@ -312,6 +312,19 @@ def bench_pipeline(sizes: Sizes, data_dir: str | None):
         histories = [read_json(pathlib.Path(workdir, "pretrain", f"layer_{k + 1}.json"))["history"]
                      for k in range(len(cfg.layers))] + [results["history"]]
     return seconds, sum(split_compile([e["seconds"] for e in h])[0] for h in histories)
+
+
+def diagnostics_only(sizes: Sizes) -> dict:
+    """The diagnostics' cost alone: the pretraining layer's epoch with and without them, alternated."""
+    r = {"device": device_name(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+         "jax_version": jax.__version__, "examples_per_epoch": sizes.examples, "held_out_per_epoch": sizes.valid}
+    print(f"benchmarking the diagnostics on {r['device']} (jax {jax.__version__})", flush=True)
+    r["diagnostics"] = bench_diagnostics(sizes, jnp.asarray(uniform(sizes.examples, 0)),
+                                         jnp.asarray(uniform(sizes.valid, 1)))
+    d = r["diagnostics"]
+    print(f"epoch seconds with diagnostics {[round(v, 2) for v in d['epoch_seconds_on']]}, without "
+          f"{[round(v, 2) for v in d['epoch_seconds_off']]}: with / without = {d['on_over_off']:.3f}")
+    return r
 
 
 def ratio(a, b):
@@ -399,9 +412,14 @@ def main():
                                                "this one if it has torch, else benchmarks/.torch-venv)")
     parser.add_argument("--mnist-data-dir", help="a prepared TFDS data_dir: time the pipeline on real MNIST")
     parser.add_argument("--out", help="also write the results as JSON to this file")
+    parser.add_argument("--diagnostics-only", action="store_true",
+                        help="only the pretraining epoch with and without diagnostics, alternated")
     args = parser.parse_args()
-    r = collect(args)
-    print(table(r))
+    if args.diagnostics_only:
+        r = diagnostics_only(QUICK if args.quick else FULL)
+    else:
+        r = collect(args)
+        print(table(r))
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(r, indent=2) + "\n")
         print(f"wrote {args.out}")
