@@ -144,6 +144,20 @@ def plot_gradient_norms(history, path=None, title: str = "", member: int = 0, pa
     return _finish(fig, path)
 
 
+def plot_activation_means(history, path=None, title: str = "", member: int = 0):
+    """Mean activation of each hidden layer on the held-out data against epoch, from a run's history (diagnostics
+    on), for one member (seed): a sigmoid layer drifting to 0 or 1 is saturating (Glorot & Bengio 2010)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, values in _layer_series(history, "act_mean", member).items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
+    ax.set_xlabel("epoch (or evaluation)")
+    ax.set_ylabel("mean activation (held-out data)")
+    ax.set_title(title or "per-layer mean activation")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return _finish(fig, path)
+
+
 def activation_histograms(outputs, path=None, bins: int = 50, title: str = ""):
     """One histogram per hidden layer of activations on held-out data, e.g. `model.hidden(x)`."""
     fig, axes = plt.subplots(1, len(outputs), figsize=(2.6 * len(outputs), 2.6), squeeze=False)
