@@ -226,12 +226,15 @@ def bench_seeds(sizes: Sizes, x, xv, gemm) -> dict:
     return out
 
 
+DIAGNOSTICS_PAIRS = 5  # at least this many timed (with, without) epoch pairs
+
+
 def bench_diagnostics(sizes: Sizes, x, xv) -> dict:
     """Median epoch seconds of the pretraining layer with and without diagnostics, epochs alternating."""
     on, off = dae_workload(1, diagnostics=True), dae_workload(1, diagnostics=False)
     boxes = {"on": [on.states], "off": [off.states]}
     seconds = {"on": [], "off": []}
-    for i in range(WARMUP + max(sizes.repeats, 5)):
+    for i in range(WARMUP + max(sizes.repeats, DIAGNOSTICS_PAIRS)):
         for name, w in (("on", on), ("off", off)):
             box = boxes[name]
 
