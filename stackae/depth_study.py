@@ -157,8 +157,9 @@ def depth_table(results: dict) -> str:
 
 def depth_study(cfg, workdir, *, depths=DEPTHS, activations=ACTIVATIONS, remedies=REMEDIES, overwrite=False,
                 log=print) -> dict:
-    """Run every cell of the study into DIR (DIR/<activation>/pretrain for the pretrained stacks, DIR/cells/<name>.json
-    per cell, resumable cell by cell); write DIR/depth_study.json with every cell's result and the table."""
+    """Run every cell of the study into DIR (DIR/<activation>/pretrain for the pretrained stacks,
+    DIR/cells/<name>.json per cell, resumable cell by cell); write DIR/depth_study.json with every cell's result
+    and the table."""
     out = pathlib.Path(workdir)
     prepare_run_dir(out, cfg, None, overwrite, log)
     cells = depth_cells(depths, activations, remedies)

@@ -88,8 +88,9 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str | None, overwrite
             elif child.name != ".lock":
                 child.unlink()
     saved = out / "config.json"
-    diffs = config_differences(config_from_json(saved.read_text()), cfg, compared_keys) if saved.exists() else []
-    longer = _longer_only(config_from_json(saved.read_text()), cfg, compared_keys, extendable) if diffs else None
+    saved_cfg = config_from_json(saved.read_text()) if saved.exists() else None
+    diffs = config_differences(saved_cfg, cfg, compared_keys) if saved_cfg is not None else []
+    longer = _longer_only(saved_cfg, cfg, compared_keys, extendable) if diffs else None
     if longer is not None:
         finished = out / finished_file
         kept = out / f"{finished.stem}-{longer[0]}-epochs{finished.suffix}"
