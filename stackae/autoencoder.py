@@ -27,7 +27,7 @@ from stackae.inits import INITS, lsuv
 from stackae.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, squared_error
 from stackae.methods import RANDOM_INITS
 from stackae.models import DeepAutoencoder
-from stackae.optim import make_optimizer
+from stackae.optim import make_optimizer, rate_factors
 from stackae.pretrain import PRETRAINING_KEYS, Stack, load_stack, reconstruction_of
 from stackae.provenance import data_fingerprint
 from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
@@ -150,6 +150,10 @@ def check_init(init: str):
                           "(scripts take pretrained and random too).")
 
 
+def _drops(a) -> str:
+    return "".join(f", x{a.rate_drop_factor:g} after epoch {e}" for e in a.rate_drop_epochs)
+
+
 def finetune_reconstruction(cfg, data, init="he", *, stack: Stack | None = None, resume=None, log=print,
                             desc: str | None = None) -> AutoencoderRun:
     """Fine-tune the config's deep autoencoder from `init` (a random scheme, "lsuv", or a pretrained Stack) on
@@ -174,12 +178,14 @@ def finetune_reconstruction(cfg, data, init="he", *, stack: Stack | None = None,
     loss_fn, eval_fn = reconstruction_loss(graphdef, reconstruction_of(cfg, 0))
     epoch_fn = make_epoch(loss_fn, optimizer, a.batch_size, eval_fn, early_stopping(a.patience), mesh=mesh,
                           gradient_diagnostics=cfg.diagnostics,
-                          probe_fn=autoencoder_probe(graphdef) if cfg.diagnostics else None)
+                          probe_fn=autoencoder_probe(graphdef) if cfg.diagnostics else None,
+                          rate_scale=rate_factors(a.epochs, a.rate_drop_epochs, a.rate_drop_factor)
+                          if a.rate_drop_epochs else None)
     train = replicate({"x": jnp.asarray(data.train_x)}, mesh)
     valid = replicate({"x": jnp.asarray(data.valid_x)}, mesh)
     where = desc or f"autoencoder-{init}"
     log(f"fine-tuning the deep autoencoder {'-'.join(map(str, (data.n_features, *cfg.layers)))} from {init} on "
-        f"{data.name} ({a.optimizer}, learning rate {a.learning_rate}): {len(data.train_x)} training and "
+        f"{data.name} ({a.optimizer}, learning rate {a.learning_rate}{_drops(a)}): {len(data.train_x)} training and "
         f"{len(data.valid_x)} validation examples, {len(seeds)} seed(s)")
     check = gradient_warnings("encoders.0.kernel", f"decoders.{len(cfg.layers) - 1}.kernel", where) \
         if cfg.diagnostics else None

@@ -82,6 +82,8 @@ def base_config() -> ml_collections.ConfigDict:
     a.schedule = "constant"  # or "cosine": decay to 0 over autoencoder.epochs
     a.batch_size = 128
     a.epochs = 50  # maximum; early stopping on validation squared error usually ends sooner
+    a.rate_drop_epochs = ()  # after each of these many epochs the learning rate is multiplied by rate_drop_factor
+    a.rate_drop_factor = 0.1
     a.patience = 10
     a.adam_learning_rate = 0.001  # the Adam baseline of scripts/autoencoder.py
     a.decoders = "recipe"  # hidden decoder units: recipe = each layer's reconstruction units; mirror = encoders'
@@ -260,6 +262,10 @@ def validate(cfg):
     if cfg.autoencoder.decoders == "mirror" and SELF_APPLIED & set(activations_of(cfg)[:-1]):
         raise ConfigError("autoencoder.decoders='mirror' cannot mirror a prelu or rrelu layer (their slopes live in "
                           "the encoder); use autoencoder.decoders='recipe' or another activation.")
+    late = [e for e in cfg.autoencoder.rate_drop_epochs if e >= cfg.autoencoder.epochs]
+    if late:
+        raise ConfigError(f"autoencoder.rate_drop_epochs holds {late[0]}, but a drop after that many epochs never "
+                          f"happens in autoencoder.epochs={cfg.autoencoder.epochs}; drop earlier or train longer.")
     for k in range(1, len(layers)):
         below = layer_config(cfg, k - 1).activation
         if layer_config(cfg, k).preact_noise > 0 and below in SELF_APPLIED:
@@ -329,6 +335,10 @@ def _check_value(key, leaf, v):
         "clip_norm": lambda: _range(key, v, v > 0, "> 0"),
         "bn_momentum": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
         "eval_every": lambda: _range(key, v, v > 0, "> 0"),
+        "rate_drop_epochs": lambda: _range(key, v, all(isinstance(e, int) and not isinstance(e, bool) and e > 0
+                                                       for e in v) and list(v) == sorted(set(v)),
+                                           "a tuple of increasing epoch counts > 0"),
+        "rate_drop_factor": lambda: _range(key, v, 0 < v <= 1, "in (0, 1]"),
         "seeds_all_labels": lambda: _range(key, v, v > 0, "> 0"),
         "valid_per_class": lambda: _range(key, v, v >= 0, ">= 0 (0 means as many as the budget, at least 10)"),
     }

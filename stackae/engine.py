@@ -87,6 +87,7 @@ def make_epoch(
     steps_per_round: int | None = None,
     gradient_diagnostics: bool = False,
     probe_fn: Callable | None = None,
+    rate_scale: np.ndarray | None = None,
 ):
     """Compile one epoch for S seeds: `epoch(states, train, held_out, keys, epoch_index) -> (states, metrics)`.
 
@@ -99,7 +100,9 @@ def make_epoch(
     stream of epochs (round `epoch_index`) instead of one whole epoch: small labelled sets get evaluated on a
     step cadence. `gradient_diagnostics` adds each parameter's gradient norm and update-to-weight ratio (mean
     over the steps) to the metrics; probe_fn(params, held_out[, extra]) -> metrics (e.g. activation statistics)
-    is evaluated on the held-out data after the epoch, in the same program.
+    is evaluated on the held-out data after the epoch, in the same program. `rate_scale[epoch_index]` (e.g.
+    from `stackae.optim.rate_factors`) multiplies every update of that epoch: a drop of the learning rate that
+    leaves the optimiser state as it is.
     """
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -112,6 +115,7 @@ def make_epoch(
         n = jax.tree.leaves(train)[0].shape[0]
         idx, first, step_key = round_indices(key, epoch_index, n, batch_size, steps_per_round)
         stateful = "extra" in state
+        scale = None if rate_scale is None else jnp.asarray(rate_scale)[epoch_index]
 
         def step(carry, xs):
             params, opt, extra = carry
@@ -123,6 +127,8 @@ def make_epoch(
             else:
                 (loss, metrics), grads = grad_fn(params, batch, step_rng)
             updates, opt = optimizer.update(grads, opt, params)
+            if scale is not None:
+                updates = jax.tree.map(lambda u: u * scale, updates)
             metrics = dict(metrics, loss=loss)
             if gradient_diagnostics:
                 metrics.update(gradient_stats(grads, updates, params))

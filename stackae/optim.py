@@ -1,6 +1,7 @@
 """optax optimisers and learning-rate schedules by name."""
 
 import jax
+import numpy as np
 import optax
 
 SCHEDULES = ("constant", "cosine")
@@ -31,3 +32,9 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, sched
     labels = lambda params: jax.tree_util.tree_map_with_path(  # noqa: E731
         lambda path, _: "frozen" if frozen(jax.tree_util.keystr(path)) else "trained", params)
     return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()}, labels)
+
+
+def rate_factors(epochs: int, drop_epochs=(), factor: float = 0.1) -> np.ndarray:
+    """The learning-rate multiplier of every epoch: `factor` once for each drop epoch D <= the epoch's 0-based
+    index, so drop_epochs=(80,) trains epochs 81, 82, ... at `factor` times the rate."""
+    return np.array([factor ** sum(e >= d for d in drop_epochs) for e in range(epochs)], np.float32)

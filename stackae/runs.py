@@ -14,6 +14,7 @@ from stackae.checkpoints import read_json, write_json
 from stackae.config import config_from_json
 from stackae.errors import ConfigError, DivergedError
 from stackae.locks import lock_run_dir
+from stackae.optim import rate_factors
 
 
 # Keys that never change a result: never a reason to refuse a run folder.
@@ -54,15 +55,20 @@ def config_differences(saved, cfg, compared_keys=None) -> list[str]:
 
 
 def _longer_only(saved, cfg, compared_keys, section: str | None) -> tuple[int, int] | None:
-    """(saved epochs, new epochs) when `cfg` differs from `saved` only in a larger `<section>.epochs` and the
-    section's schedule is constant (so every update made so far is the same under the longer run); else None."""
+    """(saved epochs, new epochs) when `cfg` asks for more `<section>.epochs` than `saved` and differs from it
+    otherwise at most in the section's learning-rate drops, under a constant schedule, with the same rate in
+    every epoch already run (so every update made so far is the same under the longer run); else None."""
     if section is None:
         return None
     a, b, keys = _differing_keys(saved, cfg, compared_keys)
     key = f"{section}.epochs"
-    if keys != [key] or a.get(f"{section}.schedule") != "constant" or not b[key] > a[key]:
+    drops = (f"{section}.rate_drop_epochs", f"{section}.rate_drop_factor")
+    if key not in keys or set(keys) - {key, *drops} or a.get(f"{section}.schedule") != "constant" \
+            or not b[key] > a[key]:
         return None
-    return a[key], b[key]
+    rates = [rate_factors(a[key], a.get(drops[0], ()), a.get(drops[1], 1.0)),
+             rate_factors(a[key], b.get(drops[0], ()), b.get(drops[1], 1.0))]
+    return (a[key], b[key]) if np.array_equal(*rates) else None
 
 
 def _named(diffs: list[str], most: int = 5) -> str:

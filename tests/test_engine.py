@@ -55,3 +55,28 @@ def test_labelled_subsets_differ_per_seed_and_are_balanced(tmp_path):
     r = finetune_run(cfg, tmp_path, init="random", log=lambda *_: None)
     assert r["labels_used"] == 100 and r["labels_per_class"] == 10 and len(r["per_seed"]) == 2
     assert all(0 <= s["test_error"] < 0.9 for s in r["per_seed"])
+
+
+def test_a_rate_drop_scales_every_update_of_its_epochs_and_leaves_earlier_epochs_bitwise_unchanged():
+    from stackae.optim import make_optimizer, rate_factors
+
+    def loss_fn(params, x, key):
+        return jnp.mean((params["w"] * x - 1.0) ** 2), {}
+
+    def train(rate, rate_scale):
+        opt = make_optimizer("sgd", rate, momentum=0.9)
+        states = jax.vmap(lambda w: init_train_state({"w": w}, opt))(jnp.array([0.3]))
+        epoch = make_epoch(loss_fn, opt, 16, rate_scale=rate_scale)  # one step per epoch
+        x, keys, ws = jnp.linspace(0.5, 2.0, 16), jax.random.split(jax.random.key(0), 1), []
+        for e in range(3):
+            before = np.asarray(states["params"]["w"])
+            states, _ = epoch(states, x, x, keys, e)
+            ws.append((before, np.asarray(states["params"]["w"])))
+        return ws
+
+    plain, dropped = train(0.05, None), train(0.05, rate_factors(3, (2,), 0.5))
+    assert rate_factors(5, (2, 4), 0.5).tolist() == [1, 1, 0.5, 0.5, 0.25]
+    assert plain[0][1] == dropped[0][1] and plain[1][1] == dropped[1][1]  # epochs 1-2: the same updates
+    # epoch 3 from the same start and momentum: half the rate moves w half as far
+    assert plain[2][1] != dropped[2][1]
+    np.testing.assert_allclose(dropped[2][1] - dropped[2][0], 0.5 * (plain[2][1] - plain[2][0]), rtol=1e-5)

@@ -113,3 +113,35 @@ def test_a_finished_reconstruction_run_given_more_epochs_trains_on_to_the_longer
     with pytest.raises(ConfigError, match="autoencoder.epochs: saved 3, now 6"):
         reconstruction_run(cfg(6, "cosine"), tmp_path / "cosine", init="he", log=lambda s: None)
     assert not (tmp_path / "cosine" / "autoencoder-he" / "results-3-epochs.json").exists()
+
+
+def test_a_finished_reconstruction_run_trains_on_with_a_rate_drop_after_its_last_epoch(tmp_path):
+    import pytest
+    from conftest import tiny_config
+    from stackae.autoencoder import reconstruction_run
+    from stackae.errors import ConfigError
+
+    def cfg(epochs, drops=()):
+        c = tiny_config()
+        c.autoencoder.epochs, c.autoencoder.patience, c.autoencoder.batch_size = epochs, 10, 64
+        c.autoencoder.rate_drop_epochs, c.autoencoder.rate_drop_factor = drops, 0.1
+        return c
+
+    quiet = lambda s: None  # noqa: E731
+    straight = reconstruction_run(cfg(6, (3,)), tmp_path / "straight", init="he", log=quiet)
+    constant = reconstruction_run(cfg(6), tmp_path / "constant", init="he", log=quiet)
+    reconstruction_run(cfg(3), tmp_path / "longer", init="he", log=quiet)
+    longer = reconstruction_run(cfg(6, (3,)), tmp_path / "longer", init="he", log=quiet)
+    # the same updates as one run with the drop, up to float rounding: the first three epochs were compiled without
+    # the rate multiply, which lets XLA contract the update into other fused multiply-adds
+    errors = lambda run: [r["test_squared_error"] for r in run["per_seed"]]  # noqa: E731
+    np.testing.assert_allclose(errors(longer), errors(straight), rtol=1e-5)
+    assert np.max(np.abs(np.subtract(errors(longer), errors(constant)))) > 1e-3  # and the drop changed the result
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6),
+                 restore_tree(tmp_path / "straight" / "autoencoder-he" / "best"),
+                 restore_tree(tmp_path / "longer" / "autoencoder-he" / "best"))
+    # a drop inside the epochs already run would change updates made so far: refused, nothing touched
+    reconstruction_run(cfg(3), tmp_path / "early", init="he", log=quiet)
+    with pytest.raises(ConfigError, match="autoencoder.rate_drop_epochs: saved"):
+        reconstruction_run(cfg(6, (2,)), tmp_path / "early", init="he", log=quiet)
+    assert not (tmp_path / "early" / "autoencoder-he" / "results-3-epochs.json").exists()
