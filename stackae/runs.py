@@ -10,7 +10,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from stackae.checkpoints import read_json, write_json
+from stackae.checkpoints import ResumeCheckpoints, read_json, write_json
 from stackae.config import config_from_json
 from stackae.errors import ConfigError, DivergedError
 from stackae.locks import lock_run_dir
@@ -54,21 +54,32 @@ def config_differences(saved, cfg, compared_keys=None) -> list[str]:
     return [f"{k}: saved {_shown(a.get(k, _MISSING))}, now {_shown(b.get(k, _MISSING))}" for k in keys]
 
 
-def _longer_only(saved, cfg, compared_keys, section: str | None) -> tuple[int, int] | None:
-    """(saved epochs, new epochs) when `cfg` asks for more `<section>.epochs` than `saved` and differs from it
-    otherwise at most in the section's learning-rate drops, under a constant schedule, with the same rate in
-    every epoch already run (so every update made so far is the same under the longer run); else None."""
+def _longer_only(saved, cfg, compared_keys, section: str | None, epochs_run: int | None) -> tuple[int, int] | None:
+    """(epochs run so far, new epochs) when `cfg` asks for more `<section>.epochs` than were run (`epochs_run`;
+    None: the saved config's epochs) and differs from `saved` otherwise at most in the section's learning-rate
+    drops, under a constant schedule, with the same rate in every epoch already run (so every update made so far
+    is the same under the longer run); else None."""
     if section is None:
         return None
     a, b, keys = _differing_keys(saved, cfg, compared_keys)
     key = f"{section}.epochs"
     drops = (f"{section}.rate_drop_epochs", f"{section}.rate_drop_factor")
-    if key not in keys or set(keys) - {key, *drops} or a.get(f"{section}.schedule") != "constant" \
-            or not b[key] > a[key]:
+    done = a[key] if epochs_run is None else epochs_run
+    if not keys or set(keys) - {key, *drops} or a.get(f"{section}.schedule") != "constant" or not b[key] > done:
         return None
-    rates = [rate_factors(a[key], a.get(drops[0], ()), a.get(drops[1], 1.0)),
-             rate_factors(a[key], b.get(drops[0], ()), b.get(drops[1], 1.0))]
-    return (a[key], b[key]) if np.array_equal(*rates) else None
+    rates = [rate_factors(done, a.get(drops[0], ()), a.get(drops[1], 1.0)),
+             rate_factors(done, b.get(drops[0], ()), b.get(drops[1], 1.0))]
+    return (done, b[key]) if np.array_equal(*rates) else None
+
+
+def _epochs_run(out: pathlib.Path) -> int | None:
+    """Epochs recorded by the latest resume checkpoint in out/state, or None where there is none."""
+    if not (out / "state").is_dir():
+        return None
+    checkpoints = ResumeCheckpoints(out / "state")
+    position = checkpoints.latest_position()
+    checkpoints.close()
+    return None if position is None else position["epoch"]
 
 
 def _named(diffs: list[str], most: int = 5) -> str:
@@ -82,9 +93,10 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str | None, overwrite
     config (unless overwrite; never when `finished_file` is None); refuse a run of `out` whose config differs in
     `compared_keys` (dotted prefixes; None: every key), finished or not, naming the differing keys.
 
-    A run may be trained longer: when the config differs only in a larger `<extendable>.epochs` under a constant
-    schedule, the new config is saved, a finished result is kept as <name>-<N>-epochs.json (its best parameters
-    as best-<N>-epochs), and the caller resumes from the last checkpoint."""
+    A run may be trained longer: when the config asks for more `<extendable>.epochs` than were run, under a
+    constant schedule, at most adding learning-rate drops after the epochs run, the new config is saved, a
+    finished N-epoch result is kept as <name>-<N>-epochs.json (its best parameters as best-<N>-epochs), and the
+    caller resumes from the last checkpoint."""
     if jax.process_index() == 0:  # the processes of one multi-host run share the folder
         lock_run_dir(out)
     if overwrite and out.exists():
@@ -96,17 +108,19 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str | None, overwrite
     saved = out / "config.json"
     saved_cfg = config_from_json(saved.read_text()) if saved.exists() else None
     diffs = config_differences(saved_cfg, cfg, compared_keys) if saved_cfg is not None else []
-    longer = _longer_only(saved_cfg, cfg, compared_keys, extendable) if diffs else None
+    longer = _longer_only(saved_cfg, cfg, compared_keys, extendable, _epochs_run(out)) if diffs and extendable \
+        else None
     if longer is not None:
         finished = out / finished_file
-        kept = out / f"{finished.stem}-{longer[0]}-epochs{finished.suffix}"
+        epochs = saved_cfg[extendable].epochs
+        kept = out / f"{finished.stem}-{epochs}-epochs{finished.suffix}"
         if finished.exists():
             finished.rename(kept)
             if (out / "best").exists():
-                (out / "best").rename(out / f"best-{longer[0]}-epochs")
+                (out / "best").rename(out / f"best-{epochs}-epochs")
         write_json(saved, cfg.to_dict())
         log(f"training {out} on to {longer[1]} epochs (from {longer[0]})"
-            + (f"; {kept.name} keeps the {longer[0]}-epoch result" if kept.exists() else ""))
+            + (f"; {kept.name} keeps the {epochs}-epoch result" if kept.exists() else ""))
         diffs = []
     done = finished_file is not None and (out / finished_file).exists()
     if diffs:

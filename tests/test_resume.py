@@ -115,7 +115,10 @@ def test_a_finished_reconstruction_run_given_more_epochs_trains_on_to_the_longer
     assert not (tmp_path / "cosine" / "autoencoder-he" / "results-3-epochs.json").exists()
 
 
-def test_a_finished_reconstruction_run_trains_on_with_a_rate_drop_after_its_last_epoch(tmp_path):
+def test_a_reconstruction_run_trains_on_with_a_rate_drop_after_the_epochs_it_has_run(tmp_path):
+    import json
+    import shutil
+
     import pytest
     from conftest import tiny_config
     from stackae.autoencoder import reconstruction_run
@@ -145,3 +148,15 @@ def test_a_finished_reconstruction_run_trains_on_with_a_rate_drop_after_its_last
     with pytest.raises(ConfigError, match="autoencoder.rate_drop_epochs: saved"):
         reconstruction_run(cfg(6, (2,)), tmp_path / "early", init="he", log=quiet)
     assert not (tmp_path / "early" / "autoencoder-he" / "results-3-epochs.json").exists()
+    # a 10-epoch run stopped after 3 epochs (its checkpoint says 3) may take the drop after epoch 3 and stop at 6
+    reconstruction_run(cfg(3), tmp_path / "stopped", init="he", log=quiet)
+    run_dir = tmp_path / "stopped" / "autoencoder-he"
+    (run_dir / "results.json").unlink()  # a killed run has neither results nor best parameters
+    shutil.rmtree(run_dir / "best")
+    saved = json.loads((run_dir / "config.json").read_text())
+    saved["autoencoder"]["epochs"] = 10
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    lines = []
+    resumed = reconstruction_run(cfg(6, (3,)), tmp_path / "stopped", init="he", log=lines.append)
+    assert any("on to 6 epochs (from 3)" in line for line in lines)
+    np.testing.assert_allclose(errors(resumed), errors(straight), rtol=1e-5)
