@@ -1,7 +1,13 @@
-"""Single-run throughput benchmark of stackae: GEMM roofline, pretraining and fine-tuning epochs, seeds scaling,
-PyTorch eager reference, and the wall time of the whole MNIST pipeline. Prints a table; --out writes JSON.
+"""Throughput benchmark of stackae: GEMM roofline, pretraining and fine-tuning epochs, seeds scaling, the
+PyTorch reference (eager and torch.compile), and the wall time of the whole MNIST pipeline. Prints a table;
+--out writes JSON, with the CPU model and its ISA flags (AVX-512, AVX2, FMA).
 
-    .venv/bin/python benchmarks/run.py [--quick] [--skip-torch] [--skip-pipeline] [--out results.json]
+    .venv/bin/python benchmarks/run.py [--quick] [--rounds N] [--skip-torch] [--skip-pipeline] [--out results.json]
+
+Rounds: the stackae pretraining and fine-tuning epochs (each against adjacent GEMM probes) and the PyTorch
+reference run N times, alternating (default 3); every headline number is the median over rounds, with its
+min-max spread (`<key>_spread` in the JSON), and stackae / PyTorch ratios are taken within a round first. On a
+shared or drifting machine one round's ratio is not a measurement; the spread says how far to trust the median.
 
 Workloads (MNIST config, stackae/configs/mnist.py; random data in [0, 1], no download):
 - pretraining: one tied 784-1000 DAE layer (relu, masking noise 0.25, sigmoid cross-entropy, L1 activation
@@ -76,9 +82,10 @@ class Sizes:
     repeats: int  # timed epochs after the WARMUP ones (GEMM: at least 5 timed calls)
     gemm: dict  # square GEMM size per platform
     pipeline_epochs: int | None  # pretraining and fine-tuning epochs; None = the config's (15, 30)
+    rounds: int = 1  # alternations of stackae (pretraining, fine-tuning) and the PyTorch reference
 
 
-FULL = Sizes(60000, 1000, 3, {"cpu": 2048, "gpu": 8192}, None)
+FULL = Sizes(60000, 1000, 3, {"cpu": 2048, "gpu": 8192}, None, rounds=3)
 QUICK = Sizes(5000, 500, 1, {"cpu": 1024, "gpu": 4096}, WARMUP + 1)
 
 
@@ -116,6 +123,25 @@ def device_name() -> str:
         models = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
         kind = f"{models[0] if models else kind}, {os.cpu_count()} cores"
     return f"{d.platform}: {kind}" + (f" x{jax.device_count()}" if jax.device_count() > 1 else "")
+
+
+def cpu_facts() -> dict:
+    """The CPU model and the instruction sets that decide matmul speed, from /proc/cpuinfo (empty elsewhere)."""
+    info = pathlib.Path("/proc/cpuinfo")
+    if not info.exists():
+        return {}
+    lines = info.read_text().splitlines()
+    field = lambda name: next((l.split(":", 1)[1].strip() for l in lines if l.startswith(name)), "")  # noqa: E731,E741
+    flags = set(field("flags").split())
+    return {"model": field("model name"), "cores": os.cpu_count(),
+            **{isa: isa in flags for isa in ("avx512f", "avx512_bf16", "avx2", "fma")}}
+
+
+def spread(values) -> dict:
+    """Median, min, max and count of the measured values (None entries, i.e. not measured, left out)."""
+    v = [x for x in values if x is not None]
+    return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)} if v else \
+        {"median": None, "min": None, "max": None, "n": 0}
 
 
 def gemm_probe(n: int, seconds: float = 1.0):
@@ -272,7 +298,7 @@ def bench_torch(python: str | None, sizes: Sizes, gemm_n: int) -> dict | None:
               "skipping the PyTorch reference.")
         return None
     cmd = [python, str(HERE / "torch_reference.py"), "--examples", str(sizes.examples),
-           "--valid", str(sizes.valid), "--epochs", str(sizes.repeats), "--gemm", str(gemm_n)]
+           "--valid", str(sizes.valid), "--epochs", str(sizes.repeats), "--gemm", str(gemm_n), "--compile"]
     print(f"running the PyTorch reference: {' '.join(cmd)}", flush=True)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -319,7 +345,7 @@ def bench_pipeline(sizes: Sizes, data_dir: str | None):
 
 def diagnostics_only(sizes: Sizes) -> dict:
     """The diagnostics' cost alone: the pretraining layer's epoch with and without them, alternated."""
-    r = {"device": device_name(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    r = {"device": device_name(), "cpu": cpu_facts(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
          "jax_version": jax.__version__, "examples_per_epoch": sizes.examples, "held_out_per_epoch": sizes.valid}
     print(f"benchmarking the diagnostics on {r['device']} (jax {jax.__version__})", flush=True)
     r["diagnostics"] = bench_diagnostics(sizes, jnp.asarray(uniform(sizes.examples, 0)),
@@ -334,38 +360,62 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def summarize_rounds(rounds: list[dict]) -> dict:
+    """Headline numbers over the rounds: the median of each quantity (its spread beside it as `<key>_spread`),
+    stackae / PyTorch ratios taken within each round before the median."""
+    r = {"rounds": len(rounds)}
+    probes = [g for x in rounds for g in x["pretrain"]["gemm_probes"] + x["finetune"]["gemm_probes"]]
+    r["gemm_flops_per_s_probes"], r["gemm_flops_per_s_spread"] = probes, spread(probes)
+    r["gemm_flops_per_s"] = r["gemm_flops_per_s_spread"]["median"]
+    torch_of = lambda x, key: (x["torch"] or {}).get(key)  # noqa: E731
+    per_round = {"torch_gemm_flops_per_s": [torch_of(x, "gemm_flops_per_s") for x in rounds]}
+    for name in ("pretrain", "finetune"):
+        ours = [x[name]["examples_per_s"] for x in rounds]
+        eager = [torch_of(x, f"{name}_examples_per_s") for x in rounds]
+        compiled = [torch_of(x, f"{name}_compiled_examples_per_s") for x in rounds]
+        r[f"{name}_flop_per_example"] = rounds[0][name]["flop_per_example"]
+        per_round.update({
+            f"{name}_examples_per_s": ours,
+            f"{name}_flops_per_s": [x[name]["flops_per_s"] for x in rounds],
+            f"{name}_roofline_fraction": [x[name]["roofline_fraction"] for x in rounds],
+            f"torch_{name}_examples_per_s": eager,
+            f"torch_{name}_compiled_examples_per_s": compiled,
+            f"{name}_vs_torch": [ratio(a, b) for a, b in zip(ours, eager)],
+            f"{name}_vs_torch_compiled": [ratio(a, b) for a, b in zip(ours, compiled)]})
+    for key, values in per_round.items():
+        r[f"{key}_spread"] = spread(values)
+        r[key] = r[f"{key}_spread"]["median"]
+    r["torch"] = [x["torch"] for x in rounds]
+    return r
+
+
 def collect(args) -> dict:
     """Run every benchmark the flags ask for; the results as a JSON-ready dict (None where skipped)."""
     sizes = QUICK if args.quick else FULL
     platform = jax.devices()[0].platform
     gemm_n = sizes.gemm["cpu" if platform == "cpu" else "gpu"]
-    r = {"device": device_name(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    r = {"device": device_name(), "cpu": cpu_facts(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
          "jax_version": jax.__version__, "quick": args.quick, "examples_per_epoch": sizes.examples,
          "held_out_per_epoch": sizes.valid, "gemm_size": gemm_n}
     print(f"benchmarking on {r['device']} (jax {jax.__version__}){' --quick' if args.quick else ''}", flush=True)
     gemm = gemm_probe(gemm_n)
 
     x, xv = jnp.asarray(uniform(sizes.examples, 0)), jnp.asarray(uniform(sizes.valid, 1))
+    torch_python = None if args.skip_torch else find_torch_python(args.torch_python)
+    rounds = []
+    for i in range(args.rounds or sizes.rounds):  # stackae and PyTorch alternate, so a drifting machine shows
+        print(f"round {i + 1}: stackae pretraining and fine-tuning epochs, then the PyTorch reference", flush=True)
+        pre = measure(dae_workload(1), x, xv, sizes.examples, sizes.valid, sizes.repeats, gemm)
+        fine = bench_finetune(sizes, x, xv, gemm)
+        ref = None if args.skip_torch else bench_torch(torch_python, sizes, gemm_n)
+        rounds.append({"pretrain": pre, "finetune": fine, "torch": ref})
+    r.update(summarize_rounds(rounds))
     seeds = bench_seeds(sizes, x, xv, gemm)
-    pre, fine = seeds[1], bench_finetune(sizes, x, xv, gemm)
-    r["gemm_flops_per_s_probes"] = pre["gemm_probes"] + fine["gemm_probes"]
-    r["gemm_flops_per_s"] = statistics.median(r["gemm_flops_per_s_probes"])
-    for name, m in (("pretrain", pre), ("finetune", fine)):
-        r[f"{name}_flop_per_example"] = m["flop_per_example"]
-        r[f"{name}_examples_per_s"] = m["examples_per_s"]
-        r[f"{name}_flops_per_s"] = m["flops_per_s"]
-        r[f"{name}_roofline_fraction"] = m["roofline_fraction"]
     r["seeds_examples_per_s"] = {str(s): m["examples_per_s"] for s, m in seeds.items()}
     r["seeds_examples_per_seed"] = {str(s): m["examples"] for s, m in seeds.items()}
     r["diagnostics"] = bench_diagnostics(sizes, x, xv)
     del x, xv
-
-    ref = None if args.skip_torch else bench_torch(find_torch_python(args.torch_python), sizes, gemm_n)
-    r["torch"] = ref
-    r["torch_gemm_flops_per_s"] = ref and ref["gemm_flops_per_s"]
-    for name in ("pretrain", "finetune"):
-        r[f"torch_{name}_examples_per_s"] = ref and ref[f"{name}_examples_per_s"]
-        r[f"{name}_vs_torch"] = ratio(r[f"{name}_examples_per_s"], r[f"torch_{name}_examples_per_s"])
+    pre, fine = rounds[0]["pretrain"], rounds[0]["finetune"]
 
     r["compile_seconds"] = {"pretrain_layer": pre["compile_seconds"], "finetune": fine["compile_seconds"],
                             "pipeline": None}
@@ -377,33 +427,48 @@ def collect(args) -> dict:
 
 
 def table(r: dict) -> str:
-    """The results as aligned rows of quantity, value and unit."""
+    """The results as aligned rows of quantity, median value, unit and, where measured in several rounds, the
+    spread (min-max) over the rounds."""
     g = lambda v: None if v is None else v / 1e9  # noqa: E731
     seeds_note = " (1/S of the data per seed)" if r["device"].startswith("cpu") else ""
     rows = [
-        (f"GEMM float32 {r['gemm_size']}^3", g(r["gemm_flops_per_s"]), "GFLOP/s"),
-        ("  PyTorch GEMM", g(r["torch_gemm_flops_per_s"]), "GFLOP/s"),
-        ("pretrain layer 784-1000", r["pretrain_examples_per_s"], "examples/s"),
-        ("  FLOP rate", g(r["pretrain_flops_per_s"]), "GFLOP/s"),
-        ("  roofline fraction", r["pretrain_roofline_fraction"], ""),
-        ("  PyTorch eager", r["torch_pretrain_examples_per_s"], "examples/s"),
-        ("  stackae / PyTorch", r["pretrain_vs_torch"], "x"),
-        ("  with diagnostics / without", r["diagnostics"]["on_over_off"], "x epoch time"),
-        ("finetune 784-1000-1000-1000-10", r["finetune_examples_per_s"], "examples/s"),
-        ("  FLOP rate", g(r["finetune_flops_per_s"]), "GFLOP/s"),
-        ("  roofline fraction", r["finetune_roofline_fraction"], ""),
-        ("  PyTorch eager", r["torch_finetune_examples_per_s"], "examples/s"),
-        ("  stackae / PyTorch", r["finetune_vs_torch"], "x"),
-        *((f"pretrain, S={s} seeds{seeds_note}", v, "examples/s per seed")
+        (f"GEMM float32 {r['gemm_size']}^3", "gemm_flops_per_s", "GFLOP/s", g),
+        ("  PyTorch GEMM", "torch_gemm_flops_per_s", "GFLOP/s", g),
+        *row_group("pretrain", "pretrain layer 784-1000", g),
+        ("  with diagnostics / without", r["diagnostics"]["on_over_off"], "x epoch time", None),
+        *row_group("finetune", "finetune 784-1000-1000-1000-10", g),
+        *((f"pretrain, S={s} seeds{seeds_note}", v, "examples/s per seed", None)
           for s, v in r["seeds_examples_per_s"].items()),
-        (f"MNIST pipeline ({r['mnist_pipeline_data'] or 'skipped'})", r["mnist_pipeline_seconds"], "s"),
-        *((f"compile, {k}", v, "s") for k, v in r["compile_seconds"].items()),
+        (f"MNIST pipeline ({r['mnist_pipeline_data'] or 'skipped'})", r["mnist_pipeline_seconds"], "s", None),
+        *((f"compile, {k}", v, "s", None) for k, v in r["compile_seconds"].items()),
     ]
-    width = max(len(name) for name, _, _ in rows)
     fmt = lambda v: "n/a" if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"  # noqa: E731
-    lines = [f"{r['device']}  jax {r['jax_version']}  {r['date']}{'  (quick)' if r['quick'] else ''}"]
-    lines += [f"{name:<{width}}  {fmt(v):>12}  {unit}" for name, v, unit in rows]
+    cells = []
+    for name, value, unit, scale in rows:
+        if isinstance(value, str):  # a key of r: its median, and its spread over rounds if there are several
+            s = r.get(f"{value}_spread") or {}
+            value, scale = r[value], scale or (lambda v: v)
+            value = scale(value) if value is not None else None
+            unit += f"  ({fmt(scale(s['min']))}-{fmt(scale(s['max']))} over {s['n']})" if s.get("n", 0) > 1 else ""
+        cells.append((name, value, unit))
+    width = max(len(name) for name, _, _ in cells)
+    cpu = r.get("cpu") or {}
+    isa = ", ".join(k for k in ("avx512f", "avx2", "fma") if cpu.get(k)) or "n/a"
+    lines = [f"{r['device']}  jax {r['jax_version']}  {r['date']}{'  (quick)' if r['quick'] else ''}",
+             f"CPU: {cpu.get('model', 'n/a')}; ISA: {isa}; medians of {r.get('rounds', 1)} round(s)"]
+    lines += [f"{name:<{width}}  {fmt(v):>12}  {unit}" for name, v, unit in cells]
     return "\n".join(lines)
+
+
+def row_group(name: str, title: str, g) -> list:
+    """The table rows of one workload: stackae, its roofline fraction, PyTorch eager and compiled, the ratios."""
+    return [(title, f"{name}_examples_per_s", "examples/s", None),
+            ("  FLOP rate", f"{name}_flops_per_s", "GFLOP/s", g),
+            ("  roofline fraction", f"{name}_roofline_fraction", "", None),
+            ("  PyTorch eager", f"torch_{name}_examples_per_s", "examples/s", None),
+            ("  PyTorch torch.compile", f"torch_{name}_compiled_examples_per_s", "examples/s", None),
+            ("  stackae / PyTorch eager", f"{name}_vs_torch", "x", None),
+            ("  stackae / torch.compile", f"{name}_vs_torch_compiled", "x", None)]
 
 
 def main():
@@ -414,6 +479,8 @@ def main():
     parser.add_argument("--torch-python", help="a Python interpreter with torch (default: $STACKAE_TORCH_PYTHON, "
                                                "this one if it has torch, else benchmarks/.torch-venv)")
     parser.add_argument("--mnist-data-dir", help="a prepared TFDS data_dir: time the pipeline on real MNIST")
+    parser.add_argument("--rounds", type=int, default=0, help="alternations of stackae and PyTorch to take "
+                                                               "medians over (default: 3, --quick 1)")
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--diagnostics-only", action="store_true",
                         help="only the pretraining epoch with and without diagnostics, alternated")

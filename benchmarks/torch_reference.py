@@ -7,8 +7,9 @@
 Each is a plain nn.Module / autograd loop over shuffled minibatches, followed by the loss on held-out data
 (as stackae's compiled epoch does). After a few warm-up steps, whole epochs are timed. Prints one JSON line:
 {"pretrain_examples_per_s": ..., "finetune_examples_per_s": ..., "torch_version": ..., ...}; with --gemm N
-also the FLOP/s of an N x N float32 matmul, to tell library GEMM speed from framework overhead.
-Needs only torch; run it with any interpreter that has it (run.py calls it as a subprocess).
+also the FLOP/s of an N x N float32 matmul, to tell library GEMM speed from framework overhead; with --compile
+also both workloads with the model under torch.compile ("*_compiled_examples_per_s"; null and a note in
+"compile_error" where compiling fails, e.g. without a C compiler). Needs only torch; run it with any interpreter that has it (run.py calls it as a subprocess).
 """
 
 import argparse
@@ -94,9 +95,11 @@ def gemm_flops_per_s(n, device, repeats=5):
     return 2 * n**3 / min(seconds)
 
 
-def examples_per_s(model, loss_fn, lr, train, held_out, args, device):
-    """Warm up for a few steps, then time `args.epochs` epochs; median examples/s."""
+def examples_per_s(model, loss_fn, lr, train, held_out, args, device, compiled=False):
+    """Warm up for a few steps (compiling, if asked), then time `args.epochs` epochs; median examples/s."""
     model = model.to(device)
+    if compiled:
+        model = torch.compile(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
     train_epoch(model, loss_fn, optimizer, train, held_out, args.batch_size, steps=args.warmup_steps)
     rates = []
@@ -118,6 +121,7 @@ def main():
     parser.add_argument("--warmup-steps", type=int, default=5)
     parser.add_argument("--workloads", default="pretrain,finetune")
     parser.add_argument("--gemm", type=int, default=0, help="also time an N x N float32 matmul (0: skip)")
+    parser.add_argument("--compile", action="store_true", help="also time both workloads under torch.compile")
     args = parser.parse_args()
 
     torch.set_num_threads(os.cpu_count())
@@ -132,12 +136,20 @@ def main():
     if args.gemm:
         out["gemm_flops_per_s"] = gemm_flops_per_s(args.gemm, device)
     workloads = args.workloads.split(",")
-    if "pretrain" in workloads:
-        out["pretrain_examples_per_s"] = examples_per_s(
-            TiedDAE(N_FEATURES, LAYERS[0]), dae_loss, PRETRAIN_LR, (x,), (xv,), args, device)
-    if "finetune" in workloads:
-        out["finetune_examples_per_s"] = examples_per_s(
-            classifier(), classifier_loss, FINETUNE_LR, (x, y), (xv, yv), args, device)
+    models = {"pretrain": (lambda: TiedDAE(N_FEATURES, LAYERS[0]), dae_loss, PRETRAIN_LR, (x,), (xv,)),
+              "finetune": (classifier, classifier_loss, FINETUNE_LR, (x, y), (xv, yv))}
+    for name in workloads:
+        make, loss_fn, lr, train, held_out = models[name]
+        torch.manual_seed(0)
+        out[f"{name}_examples_per_s"] = examples_per_s(make(), loss_fn, lr, train, held_out, args, device)
+        if args.compile:
+            torch.manual_seed(0)
+            try:
+                out[f"{name}_compiled_examples_per_s"] = examples_per_s(make(), loss_fn, lr, train, held_out, args,
+                                                                        device, compiled=True)
+            except Exception as e:  # the compiled column is optional: say why it is missing
+                out[f"{name}_compiled_examples_per_s"] = None
+                out["compile_error"] = f"{type(e).__name__}: {str(e)[:300]}"
     print(json.dumps(out))
 
 

@@ -38,3 +38,34 @@ def test_diagnostics_cost_is_the_ratio_of_median_alternating_epochs():
     import statistics
     assert d["on_over_off"] == pytest.approx(statistics.median(d["epoch_seconds_on"]) /
                                              statistics.median(d["epoch_seconds_off"]))
+
+
+def test_rounds_give_medians_with_their_spread_and_ratios_within_a_round():
+    def measured(rate, fraction, probes):
+        return {"examples_per_s": rate, "flops_per_s": rate * 10, "roofline_fraction": fraction,
+                "gemm_probes": probes, "flop_per_example": 10}
+
+    rounds = [{"pretrain": measured(100.0, 0.8, [1.0]), "finetune": measured(50.0, 0.7, [2.0]),
+               "torch": {"pretrain_examples_per_s": 50.0, "finetune_examples_per_s": 25.0, "gemm_flops_per_s": 3.0,
+                         "pretrain_compiled_examples_per_s": None, "finetune_compiled_examples_per_s": 40.0}},
+              {"pretrain": measured(300.0, 0.9, [3.0]), "finetune": measured(60.0, 0.6, [4.0]),
+               "torch": {"pretrain_examples_per_s": 200.0, "finetune_examples_per_s": 60.0, "gemm_flops_per_s": 5.0}},
+              {"pretrain": measured(200.0, 0.85, [5.0]), "finetune": measured(70.0, 0.65, [6.0]), "torch": None}]
+    r = bench.summarize_rounds(rounds)
+    assert r["rounds"] == 3 and r["gemm_flops_per_s"] == 3.5
+    assert r["pretrain_examples_per_s"] == 200.0
+    assert r["pretrain_examples_per_s_spread"] == {"median": 200.0, "min": 100.0, "max": 300.0, "n": 3}
+    assert r["pretrain_vs_torch"] == pytest.approx((2.0 + 1.5) / 2)  # per round 2.0, 1.5; round 3 had no torch
+    assert r["pretrain_vs_torch_spread"]["n"] == 2
+    assert r["finetune_vs_torch_compiled"] == pytest.approx(50.0 / 40.0)
+    assert r["pretrain_vs_torch_compiled"] is None and r["pretrain_vs_torch_compiled_spread"]["n"] == 0
+    assert "n/a" in bench.table(dict(r, device="cpu: x", jax_version="0", date="d", quick=True, cpu={}, gemm_size=8,
+                                     diagnostics={"on_over_off": 1.0}, seeds_examples_per_s={},
+                                     mnist_pipeline_data=None, mnist_pipeline_seconds=None, compile_seconds={}))
+
+
+def test_cpu_facts_name_the_model_and_the_matmul_isa():
+    facts = bench.cpu_facts()
+    if facts:  # Linux
+        assert facts["model"] and {"avx512f", "avx2", "fma"} <= facts.keys()
+        assert all(isinstance(facts[k], bool) for k in ("avx512f", "avx2", "fma"))
