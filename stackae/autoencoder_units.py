@@ -17,13 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from stackae.autoencoder import autoencoder_probe, finetune_reconstruction
-from stackae.checkpoints import write_json
 from stackae.config import validate
 from stackae.data import load_dataset
 from stackae.depth_study import STANDARD_INIT
 from stackae.errors import DivergedError
 from stackae.pretrain import Stack, load_stack, pretrain
-from stackae.runs import prepare_run_dir, record_config, run_cells
+from stackae.runs import run_study
 from stackae.stats import mean_interval
 
 HIDDEN = ("sigmoid", "relu", "leaky_relu", "elu")
@@ -119,21 +118,15 @@ def autoencoder_units(cfg, workdir, *, hidden=HIDDEN, codes=CODES, outputs=OUTPU
     """Run every cell into DIR (DIR/recipe/pretrain for the recipe's stack, DIR/cells/<name>.json per cell,
     resumable cell by cell); write DIR/autoencoder_units.json with every cell's result and the table."""
     out = pathlib.Path(workdir)
-    prepare_run_dir(out, cfg, None, overwrite, log)
-    cells = unit_cells(hidden, codes, outputs)
-    for cell in cells:
-        cell_config(cfg, cell)  # one-sentence errors before anything is written
-    record_config(out, cfg)
-    data = load_dataset(cfg, unit_range=True)
 
-    def stack_for(cell):
-        if cell.init != "dae":
-            return None
-        recipe = cell_config(cfg, cell)
-        pretrain(recipe, out / "recipe", overwrite=overwrite, log=log)
-        return load_stack(out / "recipe", recipe, data.n_features)
+    def run_cell(data, cell):
+        stack = None
+        if cell.init == "dae":
+            recipe = cell_config(cfg, cell)
+            pretrain(recipe, out / "recipe", overwrite=overwrite, log=log)
+            stack = load_stack(out / "recipe", recipe, data.n_features)
+        return run_unit_cell(cfg, data, cell, stack, log)
 
-    results = run_cells(out, cells, lambda cell: run_unit_cell(cfg, data, cell, stack_for(cell), log), log)
-    report = {"cells": results, "table": units_table(results)}
-    write_json(out / "autoencoder_units.json", report)
-    return report
+    return run_study(out, cfg, unit_cells(hidden, codes, outputs), lambda cell: cell_config(cfg, cell),
+                     lambda: load_dataset(cfg, unit_range=True), run_cell, units_table, "autoencoder_units.json",
+                     overwrite, log)

@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackae.checkpoints import write_json
 from stackae.config import PER_LAYER_KEYS, validate
 from stackae.data import load_dataset
 from stackae.diagnostics import parameter_name
@@ -24,7 +23,7 @@ from stackae.errors import ConfigError, DivergedError
 from stackae.finetune import classifier_loss, finetune, initial_members
 from stackae.methods import parse_method
 from stackae.pretrain import Stack, load_stack, pretrain
-from stackae.runs import prepare_run_dir, record_config, run_cells
+from stackae.runs import run_study
 from stackae.stats import mean_interval
 
 DEPTHS = (2, 4, 6, 8)
@@ -161,24 +160,18 @@ def depth_study(cfg, workdir, *, depths=DEPTHS, activations=ACTIVATIONS, remedie
     DIR/cells/<name>.json per cell, resumable cell by cell); write DIR/depth_study.json with every cell's result
     and the table."""
     out = pathlib.Path(workdir)
-    prepare_run_dir(out, cfg, None, overwrite, log)
-    cells = depth_cells(depths, activations, remedies)
-    for cell in cells:
-        cell_config(cfg, cell)  # one-sentence errors before anything is written
-    record_config(out, cfg)
-    data = load_dataset(cfg, unit_range=False)
     stacks = {}
 
-    def stack_for(cell):
-        if not parse_method(cell.method).pretrained:
-            return None
-        if cell.activation not in stacks:
-            deepest = cell_config(cfg, DepthCell(max(depths), cell.activation, "dae"))
-            pretrain(deepest, out / cell.activation, overwrite=overwrite, log=log)
-            stacks[cell.activation] = load_stack(out / cell.activation, deepest, data.n_features)
-        return stacks[cell.activation]
+    def run_cell(data, cell):
+        stack = None
+        if parse_method(cell.method).pretrained:
+            if cell.activation not in stacks:
+                deepest = cell_config(cfg, DepthCell(max(depths), cell.activation, "dae"))
+                pretrain(deepest, out / cell.activation, overwrite=overwrite, log=log)
+                stacks[cell.activation] = load_stack(out / cell.activation, deepest, data.n_features)
+            stack = stacks[cell.activation]
+        return run_depth_cell(cfg, data, cell, stack, log)
 
-    results = run_cells(out, cells, lambda cell: run_depth_cell(cfg, data, cell, stack_for(cell), log), log)
-    report = {"cells": results, "table": depth_table(results)}
-    write_json(out / "depth_study.json", report)
-    return report
+    return run_study(out, cfg, depth_cells(depths, activations, remedies), lambda cell: cell_config(cfg, cell),
+                     lambda: load_dataset(cfg, unit_range=False), run_cell, depth_table, "depth_study.json",
+                     overwrite, log)

@@ -146,6 +146,22 @@ def resume_states(resume, states, log, what: str):
     return resume.restore_state(position["step"], states), position["epoch"], position["history"]
 
 
+def run_study(out: pathlib.Path, cfg, cells, check_cell, load_data, run_cell, table, report_name: str,
+              overwrite: bool, log) -> dict:
+    """The workdir layer of a study: lock and check `out`; `check_cell(cell)` for every cell before anything is
+    written (one-sentence errors); record the config; `load_data()`; run the cells resumably with
+    `run_cell(data, cell)`; write out/<report_name> with every cell's result and `table(results)`."""
+    prepare_run_dir(out, cfg, None, overwrite, log)
+    for cell in cells:
+        check_cell(cell)
+    record_config(out, cfg)
+    data = load_data()
+    results = run_cells(out, cells, lambda cell: run_cell(data, cell), log)
+    report = {"cells": results, "table": table(results)}
+    write_json(out / report_name, report)
+    return report
+
+
 def run_cells(out: pathlib.Path, cells, run_cell, log) -> dict:
     """{cell.name: result} of a study's cells: read from out/cells/<name>.json where an earlier run finished the
     cell, else computed by `run_cell(cell)` and saved there at once (an interrupted study resumes at its first
