@@ -19,7 +19,9 @@ Workloads (MNIST config, stackae/configs/mnist.py; random data in [0, 1], no dow
   `stackae.diagnostics` (the library default) and without (the pretraining row above), their epochs timed
   alternately, one after the other; the ratio of the median epoch times is the diagnostics' cost;
 - pipeline: 3 x 1000 layers x 15 pretraining epochs + 30 fine-tuning epochs through `stackae.pretrain.pretrain`
-  and `stackae.finetune.finetune`, on synthetic MNIST-shaped data (or real MNIST with --mnist-data-dir).
+  and `stackae.finetune.finetune_run`, on synthetic MNIST-shaped data (or real MNIST with --mnist-data-dir).
+- few labels (`--few-labels-only`): fine-tuning wall time for 100 labels x 5 seeds, 201 steps, evaluated after
+  every 3-step epoch on the whole validation split against every 20 steps on 100 validation examples.
 Epochs are timed after WARMUP compiling calls; compile seconds = their excess over the median later epoch.
 
 FLOP accounting (matmuls only; a multiply-add is 2 FLOP; biases, activations, noise, losses and optimiser
@@ -57,14 +59,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-import stackae.finetune
 import stackae.pretrain
 from stackae.checkpoints import read_json
 from stackae.config import CONFIGS_DIR, layer_config, load_config
 from stackae.data import Dataset
 from stackae.engine import init_train_state, make_epoch, seed_keys
-from stackae.finetune import classifier, classifier_loss, early_stopping, finetune_state
+from stackae.finetune import Plan, classifier, classifier_loss, early_stopping, finetune, finetune_state
 from stackae.optim import make_optimizer
+
+FINETUNE_MODULE = importlib.import_module("stackae.finetune")  # `stackae.finetune` is the in-memory function
 from stackae.pretrain import dae_loss, dae_module, dae_probe, reconstruction_of
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -123,6 +126,12 @@ def device_name() -> str:
         models = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
         kind = f"{models[0] if models else kind}, {os.cpu_count()} cores"
     return f"{d.platform}: {kind}" + (f" x{jax.device_count()}" if jax.device_count() > 1 else "")
+
+
+def header() -> dict:
+    """What every result file starts with: the device, the CPU and its ISA, the date, the jax version."""
+    return {"device": device_name(), "cpu": cpu_facts(), "jax_version": jax.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
 def cpu_facts() -> dict:
@@ -331,12 +340,12 @@ def bench_pipeline(sizes: Sizes, data_dir: str | None):
     with contextlib.ExitStack() as stack:
         if not data_dir:  # the library's own code path, fed synthetic data instead of TFDS
             data = synthetic_mnist(sizes.examples)
-            for module in (stackae.pretrain, stackae.finetune):
+            for module in (stackae.pretrain, FINETUNE_MODULE):
                 stack.enter_context(mock.patch.object(module, "load_dataset", lambda cfg, unit_range=True: data))
         workdir = stack.enter_context(tempfile.TemporaryDirectory())
         start = time.perf_counter()
         stackae.pretrain.pretrain(cfg, workdir, overwrite=True, log=print)
-        results = stackae.finetune.finetune(cfg, workdir, init="pretrained", overwrite=True, log=print)
+        results = FINETUNE_MODULE.finetune_run(cfg, workdir, init="pretrained", overwrite=True, log=print)
         seconds = time.perf_counter() - start
         histories = [read_json(pathlib.Path(workdir, "pretrain", f"layer_{k + 1}.json"))["history"]
                      for k in range(len(cfg.layers))] + [results["history"]]
@@ -345,14 +354,38 @@ def bench_pipeline(sizes: Sizes, data_dir: str | None):
 
 def diagnostics_only(sizes: Sizes) -> dict:
     """The diagnostics' cost alone: the pretraining layer's epoch with and without them, alternated."""
-    r = {"device": device_name(), "cpu": cpu_facts(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-         "jax_version": jax.__version__, "examples_per_epoch": sizes.examples, "held_out_per_epoch": sizes.valid}
+    r = {**header(), "examples_per_epoch": sizes.examples, "held_out_per_epoch": sizes.valid}
     print(f"benchmarking the diagnostics on {r['device']} (jax {jax.__version__})", flush=True)
     r["diagnostics"] = bench_diagnostics(sizes, jnp.asarray(uniform(sizes.examples, 0)),
                                          jnp.asarray(uniform(sizes.valid, 1)))
     d = r["diagnostics"]
     print(f"epoch seconds with diagnostics {[round(v, 2) for v in d['epoch_seconds_on']]}, without "
           f"{[round(v, 2) for v in d['epoch_seconds_off']]}: with / without = {d['on_over_off']:.3f}")
+    return r
+
+
+def few_labels(quick: bool) -> dict:
+    """Fine-tuning wall time (compilation included) with 100 labels x 5 seeds, 201 steps of batch 32, two ways,
+    alternated twice: evaluated after every 3-step epoch on the whole 10,000-example validation split (before
+    the sweep's plans), and every 20 steps on 100 labelled validation examples (the sweep's plan)."""
+    r = {**header(), "workload": "784-1000-1000-1000-10, 100 labels (10 per class) x 5 seeds, 201 steps, batch 32"}
+    cfg = load_config(MNIST_CONFIG)
+    cfg.diagnostics, cfg.finetune.epochs, cfg.finetune.patience = False, 67, 1000  # 67 epochs x 3 steps
+    data = synthetic_mnist(12000 if quick else 60000)
+    seeds = tuple(range(5))
+    plans = {"every_epoch_whole_validation": Plan(seeds, 10, None, (0.03,), None, 0, 32),
+             "every_20_steps_100_validation": Plan(seeds, 10, 10, (0.03,), 201, 20, 32)}
+    seconds = {name: [] for name in plans}
+    for _ in range(1 if quick else 2):
+        for name, plan in plans.items():
+            seconds[name].append(timed(lambda: finetune(cfg, data, "he", plan=plan,
+                                                                         log=lambda *a: None).params))
+    r["seconds"] = seconds
+    r["before_over_after"] = statistics.median(seconds["every_epoch_whole_validation"]) / statistics.median(
+        seconds["every_20_steps_100_validation"])
+    print(f"100 labels x 5 seeds, 201 steps: evaluated every epoch on the whole validation split "
+          f"{seconds['every_epoch_whole_validation']} s, every 20 steps on 100 examples "
+          f"{seconds['every_20_steps_100_validation']} s: ratio of medians {r['before_over_after']:.2f}")
     return r
 
 
@@ -394,8 +427,7 @@ def collect(args) -> dict:
     sizes = QUICK if args.quick else FULL
     platform = jax.devices()[0].platform
     gemm_n = sizes.gemm["cpu" if platform == "cpu" else "gpu"]
-    r = {"device": device_name(), "cpu": cpu_facts(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-         "jax_version": jax.__version__, "quick": args.quick, "examples_per_epoch": sizes.examples,
+    r = {**header(), "quick": args.quick, "examples_per_epoch": sizes.examples,
          "held_out_per_epoch": sizes.valid, "gemm_size": gemm_n}
     print(f"benchmarking on {r['device']} (jax {jax.__version__}){' --quick' if args.quick else ''}", flush=True)
     gemm = gemm_probe(gemm_n)
@@ -484,8 +516,12 @@ def main():
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--diagnostics-only", action="store_true",
                         help="only the pretraining epoch with and without diagnostics, alternated")
+    parser.add_argument("--few-labels-only", action="store_true",
+                        help="only the fine-tuning wall time with 100 labels x 5 seeds, two evaluation plans")
     args = parser.parse_args()
-    if args.diagnostics_only:
+    if args.few_labels_only:
+        r = few_labels(args.quick)
+    elif args.diagnostics_only:
         r = diagnostics_only(QUICK if args.quick else FULL)
     else:
         r = collect(args)

@@ -69,3 +69,7 @@ def test_cpu_facts_name_the_model_and_the_matmul_isa():
     if facts:  # Linux
         assert facts["model"] and {"avx512f", "avx2", "fma"} <= facts.keys()
         assert all(isinstance(facts[k], bool) for k in ("avx512f", "avx2", "fma"))
+
+
+def test_the_pipeline_benchmark_patches_and_calls_the_finetune_module_not_the_function_of_that_name():
+    assert callable(bench.FINETUNE_MODULE.finetune_run) and callable(bench.FINETUNE_MODULE.load_dataset)
