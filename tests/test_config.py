@@ -34,6 +34,10 @@ def test_overrides_are_typed_and_per_layer_tuples_resolve():
     ("pretrain.learning_rate", "(0.1, 0.1, 0.1)", "one value or 2 values"),
     ("finetune.optimizer", "rmsprop", "choose one of"),
     ("seeds", "0", "> 0"),
+    ("autoencoder.rate_drop_epochs", "(20, 10)", "a tuple of increasing epoch counts > 0"),
+    ("autoencoder.rate_drop_epochs", "0", "a tuple of increasing epoch counts > 0"),
+    ("autoencoder.rate_drop_epochs", "50", "never happens in autoencoder.epochs=50"),
+    ("autoencoder.rate_drop_factor", "0", r"in \(0, 1\]"),
 ])
 def test_bad_values_get_one_clear_sentence(key, value, message):
     with pytest.raises(ConfigError, match=message):
