@@ -57,8 +57,8 @@ def config_differences(saved, cfg, compared_keys=None) -> list[str]:
 def _longer_only(saved, cfg, compared_keys, section: str | None, epochs_run: int | None) -> tuple[int, int] | None:
     """(epochs run so far, new epochs) when `cfg` asks for more `<section>.epochs` than were run (`epochs_run`;
     None: the saved config's epochs) and differs from `saved` otherwise at most in the section's learning-rate
-    drops, under a constant schedule, with the same rate in every epoch already run (so every update made so far
-    is the same under the longer run); else None."""
+    drops, under a constant schedule (else None); a drop that would change the rate of an epoch already run is
+    refused in one sentence, so every update made so far is the same under the longer run."""
     if section is None:
         return None
     a, b, keys = _differing_keys(saved, cfg, compared_keys)
@@ -69,7 +69,12 @@ def _longer_only(saved, cfg, compared_keys, section: str | None, epochs_run: int
         return None
     rates = [rate_factors(done, a.get(drops[0], ()), a.get(drops[1], 1.0)),
              rate_factors(done, b.get(drops[0], ()), b.get(drops[1], 1.0))]
-    return (done, b[key]) if np.array_equal(*rates) else None
+    if not np.array_equal(*rates):
+        raise ConfigError(
+            f"{drops[0]}={tuple(b.get(drops[0], ()))} (factor {b.get(drops[1])}) would change the rate of epochs "
+            f"this run has already made ({done} so far); put new drops at or after epoch {done}, or pass "
+            "--overwrite to start over.")
+    return done, b[key]
 
 
 def _epochs_run(out: pathlib.Path) -> int | None:
