@@ -364,10 +364,11 @@ def diagnostics_only(sizes: Sizes) -> dict:
     return r
 
 
-def few_labels(quick: bool) -> dict:
+def few_labels(quick: bool, rounds: int = 0) -> dict:
     """Fine-tuning wall time (compilation included) with 100 labels x 5 seeds, 201 steps of batch 32, two ways,
-    alternated twice: evaluated after every 3-step epoch on the whole 10,000-example validation split (before
-    the sweep's plans), and every 20 steps on 100 labelled validation examples (the sweep's plan)."""
+    alternated for `rounds` rounds (default 2, --quick 1): evaluated after every 3-step epoch on the whole
+    10,000-example validation split (before the sweep's plans), and every 20 steps on 100 labelled validation
+    examples (the sweep's plan)."""
     r = {**header(), "workload": "784-1000-1000-1000-10, 100 labels (10 per class) x 5 seeds, 201 steps, batch 32"}
     cfg = load_config(MNIST_CONFIG)
     cfg.diagnostics, cfg.finetune.epochs, cfg.finetune.patience = False, 67, 1000  # 67 epochs x 3 steps
@@ -376,7 +377,7 @@ def few_labels(quick: bool) -> dict:
     plans = {"every_epoch_whole_validation": Plan(seeds, 10, None, (0.03,), None, 0, 32),
              "every_20_steps_100_validation": Plan(seeds, 10, 10, (0.03,), 201, 20, 32)}
     seconds = {name: [] for name in plans}
-    for _ in range(1 if quick else 2):
+    for _ in range(rounds or (1 if quick else 2)):
         for name, plan in plans.items():
             seconds[name].append(timed(lambda: finetune(cfg, data, "he", plan=plan,
                                                                          log=lambda *a: None).params))
@@ -520,7 +521,7 @@ def main():
                         help="only the fine-tuning wall time with 100 labels x 5 seeds, two evaluation plans")
     args = parser.parse_args()
     if args.few_labels_only:
-        r = few_labels(args.quick)
+        r = few_labels(args.quick, args.rounds)
     elif args.diagnostics_only:
         r = diagnostics_only(QUICK if args.quick else FULL)
     else:
