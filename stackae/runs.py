@@ -54,18 +54,19 @@ def config_differences(saved, cfg, compared_keys=None) -> list[str]:
     return [f"{k}: saved {_shown(a.get(k, _MISSING))}, now {_shown(b.get(k, _MISSING))}" for k in keys]
 
 
-def _longer_only(saved, cfg, compared_keys, section: str | None, epochs_run: int | None) -> tuple[int, int] | None:
-    """(epochs run so far, new epochs) when `cfg` asks for more `<section>.epochs` than were run (`epochs_run`;
-    None: the saved config's epochs) and differs from `saved` otherwise at most in the section's learning-rate
+def _longer_only(saved, cfg, compared_keys, section: str, epochs_run) -> tuple[int, int] | None:
+    """(epochs run so far, new epochs) when `cfg` asks for more `<section>.epochs` than were run (`epochs_run()`,
+    read only for a run that qualifies; None: the saved config's epochs) and differs from `saved` otherwise at most in the section's learning-rate
     drops, under a constant schedule (else None); a drop that would change the rate of an epoch already run is
     refused in one sentence, so every update made so far is the same under the longer run."""
-    if section is None:
-        return None
     a, b, keys = _differing_keys(saved, cfg, compared_keys)
     key = f"{section}.epochs"
     drops = (f"{section}.rate_drop_epochs", f"{section}.rate_drop_factor")
-    done = a[key] if epochs_run is None else epochs_run
-    if not keys or set(keys) - {key, *drops} or a.get(f"{section}.schedule") != "constant" or not b[key] > done:
+    if not keys or set(keys) - {key, *drops} or a.get(f"{section}.schedule") != "constant":
+        return None
+    done = epochs_run()
+    done = a[key] if done is None else done
+    if not b[key] > done:
         return None
     rates = [rate_factors(done, a.get(drops[0], ()), a.get(drops[1], 1.0)),
              rate_factors(done, b.get(drops[0], ()), b.get(drops[1], 1.0))]
@@ -113,8 +114,8 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str | None, overwrite
     saved = out / "config.json"
     saved_cfg = config_from_json(saved.read_text()) if saved.exists() else None
     diffs = config_differences(saved_cfg, cfg, compared_keys) if saved_cfg is not None else []
-    longer = _longer_only(saved_cfg, cfg, compared_keys, extendable, _epochs_run(out)) if diffs and extendable \
-        else None
+    longer = _longer_only(saved_cfg, cfg, compared_keys, extendable, lambda: _epochs_run(out)) \
+        if diffs and extendable else None
     if longer is not None:
         finished = out / finished_file
         epochs = saved_cfg[extendable].epochs
