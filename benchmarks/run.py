@@ -205,9 +205,12 @@ class Workload:
     batch_size: int
 
 
-def dae_workload(n_seeds: int, diagnostics: bool = False) -> Workload:
-    """Layer 1 of the MNIST config, for `n_seeds` seeds; with the training diagnostics or without."""
+def dae_workload(n_seeds: int, diagnostics: bool = False, tweak=None) -> Workload:
+    """Layer 1 of the MNIST config, for `n_seeds` seeds; with the training diagnostics or without;
+    `tweak(cfg)` changes the config first."""
     cfg = load_config(MNIST_CONFIG)
+    if tweak is not None:
+        tweak(cfg)
     lc, n_hidden = layer_config(cfg, 0), cfg.layers[0]
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: dae_module(N_FEATURES, n_hidden, lc, jax.random.key(0))))
     keys = seed_keys(0, n_seeds)
@@ -220,9 +223,11 @@ def dae_workload(n_seeds: int, diagnostics: bool = False) -> Workload:
     return Workload(epoch, states, keys, ((N_FEATURES, n_hidden), (n_hidden, N_FEATURES)), lc.batch_size)
 
 
-def classifier_workload() -> Workload:
-    """The MNIST-config classifier, for one seed."""
+def classifier_workload(tweak=None) -> Workload:
+    """The MNIST-config classifier, for one seed; `tweak(cfg)` changes the config first."""
     cfg = load_config(MNIST_CONFIG)
+    if tweak is not None:
+        tweak(cfg)
     f = cfg.finetune
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: classifier(cfg, N_FEATURES, N_CLASSES, jax.random.key(0))))
     keys = seed_keys(0, 1)

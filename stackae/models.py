@@ -7,6 +7,7 @@ from flax import nnx
 from stackae.activations import activation, apply_activation, prelu_slope
 from stackae.inits import kernel_init
 from stackae.matmul import dense_dot_general, dense_matmul, matmul_transposed
+from stackae.noise import bernoulli
 
 
 class DenoisingAutoencoder(nnx.Module):
@@ -68,7 +69,7 @@ class StackedClassifier(nnx.Module):
             h = apply_activation(name, z, _slope(self.slopes, k),
                                  jax.random.fold_in(key, 1000 + k) if train and name == "rrelu" else None)
             if train and self.dropout > 0:
-                keep = jax.random.bernoulli(jax.random.fold_in(key, k), 1.0 - self.dropout, h.shape)
+                keep = bernoulli(jax.random.fold_in(key, k), 1.0 - self.dropout, h.shape)
                 h = jnp.where(keep, h / (1.0 - self.dropout), 0.0)
             x_bd = h + x_bd if self.skips[k] else h
             preactivations.append(z)

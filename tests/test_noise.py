@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stackae.noise import corrupt, gaussian_noise, masking_noise, salt_and_pepper_noise
+from stackae.noise import bernoulli, corrupt, gaussian_noise, masking_noise, salt_and_pepper_noise
 
 
 @pytest.mark.parametrize("level", [0.1, 0.25, 0.5])
@@ -39,3 +39,19 @@ def test_corrupt_dispatches_by_name_and_none_is_clean():
     x = jax.random.uniform(jax.random.key(1), (20, 10))
     assert np.array_equal(corrupt("none", jax.random.key(0), x, 0.5), x)
     assert np.array_equal(corrupt("masking", jax.random.key(0), x, 0.5), masking_noise(jax.random.key(0), x, 0.5))
+
+
+@pytest.mark.parametrize("p", [0.75, 0.5, 12345 / 65536, 0.9])  # 8-bit, 8-bit, 16-bit, jax.random.bernoulli
+def test_bernoulli_is_true_with_probability_p_independently(p):
+    shape = (301, 997)  # not a multiple of 4 elements: the last random word is cut
+    keep = np.asarray(bernoulli(jax.random.key(3), p, shape))
+    assert keep.shape == shape and keep.dtype == bool
+    assert abs(keep.mean() - p) < 0.004
+    both = np.mean(keep[:, :-1] & keep[:, 1:])  # neighbours share a random word in the packed paths
+    assert abs(both - p * p) < 0.004
+    assert not np.array_equal(keep, np.asarray(bernoulli(jax.random.key(4), p, shape)))
+
+
+def test_bernoulli_extremes():
+    assert not np.asarray(bernoulli(jax.random.key(0), 0.0, (5, 7))).any()
+    assert np.asarray(bernoulli(jax.random.key(0), 1.0, (5, 7))).all()

@@ -1,0 +1,134 @@
+"""A/B of the training step's choices: each variant's epoch time over the library's, in alternated rounds.
+
+    .venv/bin/python benchmarks/step_choices.py [--rounds 3] [--examples 50000] [--out step_choices.json]
+
+Workloads as in benchmarks/run.py: the MNIST config's 784-1000 DAE layer (pretraining) and its
+784-1000-1000-1000-10 classifier (fine-tuning), batch 128, random data. Each variant is compiled once; then every
+round times one epoch of the library's step and one of each variant, one after the other, and a variant's ratio
+is its epoch seconds over the library's epoch of the same round (the median over rounds is printed, with the
+min-max). Two kinds of variant:
+- implementations of the same arithmetic, where the library chose one (ratio > 1: the library's is faster):
+  masks from 32-bit uniforms (`jax.random.bernoulli`) instead of 8 packed bits, `x @ w` / `h @ w.T` matmuls
+  instead of `stackae.matmul`'s layouts, the sigmoid cross-entropy differentiated by autodiff instead of its
+  written-out gradient;
+- parts of the recipe left out (ratio < 1: what that part costs): the L1 activation penalty, momentum, the
+  input noise, the held-out evaluation after the epoch (128 held-out examples instead of the full set).
+"""
+
+import argparse
+import contextlib
+import json
+import pathlib
+import statistics
+import sys
+from unittest import mock
+
+import jax
+import jax.numpy as jnp
+import optax
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import run as bench  # noqa: E402
+
+import stackae.losses  # noqa: E402
+import stackae.models  # noqa: E402
+import stackae.noise  # noqa: E402
+
+
+def autodiff_cross_entropy(logits_bd, target_bd):
+    return jnp.mean(jnp.sum(optax.sigmoid_binary_cross_entropy(logits_bd, target_bd), axis=-1))
+
+
+def plain_matmuls():
+    """`x @ w` for every dense layer and `h @ w.T` for the tied decoder: what JAX differentiates by itself."""
+    return [mock.patch.object(stackae.models, "dense_dot_general", jax.lax.dot_general),
+            mock.patch.object(stackae.models, "dense_matmul", lambda x, w, precision=None: x @ w),
+            mock.patch.object(stackae.models, "matmul_transposed", lambda a, w, precision=None: a @ w.T)]
+
+
+@contextlib.contextmanager
+def patches(*items):
+    """Every mock patch in `items`, entered together."""
+    with contextlib.ExitStack() as stack:
+        for item in items:
+            stack.enter_context(item)
+        yield
+
+
+def setting(section: str, key: str, value):
+    """A config tweak: a part of the recipe left out."""
+    return lambda cfg: setattr(cfg[section], key, value)
+
+
+# name -> (workload, patches factory, config tweak, held-out examples or None for the full set)
+VARIANTS = {
+    "dae: masks from 32-bit uniforms": ("dae", lambda: patches(
+        mock.patch.object(stackae.noise, "bernoulli", jax.random.bernoulli)), None, None),
+    "dae: x @ w and h @ w.T matmuls": ("dae", lambda: patches(*plain_matmuls()), None, None),
+    "dae: autodiff cross-entropy gradient": ("dae", lambda: patches(mock.patch.dict(
+        stackae.losses.RECONSTRUCTIONS, {"sigmoid_cross_entropy": autodiff_cross_entropy})), None, None),
+    "dae: without the L1 penalty": ("dae", patches, setting("pretrain", "l1_activation", 0.0), None),
+    "dae: without momentum": ("dae", patches, setting("pretrain", "momentum", 0.0), None),
+    "dae: without input noise": ("dae", patches, setting("pretrain", "noise", "none"), None),
+    "dae: without held-out evaluation": ("dae", patches, None, 128),
+    "classifier: x @ w matmuls": ("classifier", lambda: patches(*plain_matmuls()), None, None),
+    "classifier: without momentum": ("classifier", patches, setting("finetune", "momentum", 0.0), None),
+    "classifier: without held-out evaluation": ("classifier", patches, None, 128),
+}
+
+
+def build(kind: str, tweak, context, train, held_out, n_held_out):
+    """A compiled, warmed-up epoch of `kind` under the variant's patches; a function timing one more epoch."""
+    with context:
+        w = bench.dae_workload(1, tweak=tweak) if kind == "dae" else bench.classifier_workload(tweak=tweak)
+        data = (train[kind], jax.tree.map(lambda a: a[:n_held_out], held_out[kind]) if n_held_out else held_out[kind])
+        box = [w.states]
+
+        def epoch(i):
+            def call():
+                box[0], metrics = w.epoch(box[0], *data, w.keys, i)
+                return box[0], metrics
+            return bench.timed(call)
+
+        for i in range(bench.WARMUP):
+            epoch(i)
+    return epoch
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--examples", type=int, default=50000)
+    p.add_argument("--out", help="write the results as JSON here")
+    args = p.parse_args(argv)
+    n, nv = args.examples, max(128, args.examples // 5)
+    x, xv = jnp.asarray(bench.uniform(n, 0)), jnp.asarray(bench.uniform(nv, 1))
+    train = {"dae": x, "classifier": {"x": x, "y": jnp.asarray(bench.labels(n, 0))}}
+    held_out = {"dae": xv, "classifier": {"x": xv, "y": jnp.asarray(bench.labels(nv, 1))}}
+    r = {**bench.header(), "examples_per_epoch": n, "held_out_per_epoch": nv, "rounds": args.rounds}
+    print(f"A/B of the step's choices on {r['device']}, {r['cpu'].get('model', '')} "
+          f"(avx512f={r['cpu'].get('avx512f')}), {n} examples per epoch, {args.rounds} rounds", flush=True)
+    epochs = {kind: build(kind, None, patches(), train, held_out, None) for kind in ("dae", "classifier")}
+    epochs.update({name: build(kind, tweak, make(), train, held_out, n_held_out)
+                   for name, (kind, make, tweak, n_held_out) in VARIANTS.items()})
+    seconds = {name: [] for name in epochs}
+    for i in range(args.rounds):
+        for name, epoch in epochs.items():
+            seconds[name].append(epoch(bench.WARMUP + i))
+    r["epoch_seconds"] = seconds
+    r["ratios"] = {}
+    for name, (kind, *_) in VARIANTS.items():
+        ratios = [a / b for a, b in zip(seconds[name], seconds[kind])]
+        r["ratios"][name] = bench.spread(ratios)
+        s = r["ratios"][name]
+        print(f"{name:45s} {s['median']:.3f} of the library's epoch ({s['min']:.3f}-{s['max']:.3f})")
+    for kind in ("dae", "classifier"):
+        print(f"library {kind} epoch: median {statistics.median(seconds[kind]):.2f} s")
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(r, indent=1) + "\n")
+    return r
+
+
+if __name__ == "__main__":
+    main()
