@@ -41,14 +41,15 @@ def test_corrupt_dispatches_by_name_and_none_is_clean():
     assert np.array_equal(corrupt("masking", jax.random.key(0), x, 0.5), masking_noise(jax.random.key(0), x, 0.5))
 
 
-@pytest.mark.parametrize("p", [0.75, 0.5, 12345 / 65536, 0.9])  # 8-bit, 8-bit, 16-bit, jax.random.bernoulli
+@pytest.mark.parametrize("p", [0.75, 0.5, 5 / 16, 37 / 256, 12345 / 65536, 0.9])  # 2, 1, 4, 8, 16 bits; 32-bit uniform
 def test_bernoulli_is_true_with_probability_p_independently(p):
     shape = (301, 997)  # not a multiple of 4 elements: the last random word is cut
     keep = np.asarray(bernoulli(jax.random.key(3), p, shape))
     assert keep.shape == shape and keep.dtype == bool
     assert abs(keep.mean() - p) < 0.004
-    both = np.mean(keep[:, :-1] & keep[:, 1:])  # neighbours share a random word in the packed paths
-    assert abs(both - p * p) < 0.004
+    flat = keep.reshape(-1)
+    for lag in (1, 16, 32):  # elements sharing a random word in the packed paths, and the next word's
+        assert abs(np.mean(flat[:-lag] & flat[lag:]) - p * p) < 0.004
     assert not np.array_equal(keep, np.asarray(bernoulli(jax.random.key(4), p, shape)))
 
 
