@@ -73,3 +73,38 @@ def test_cpu_facts_name_the_model_and_the_matmul_isa():
 
 def test_the_pipeline_benchmark_patches_and_calls_the_finetune_module_not_the_function_of_that_name():
     assert callable(bench.FINETUNE_MODULE.finetune_run) and callable(bench.FINETUNE_MODULE.load_dataset)
+
+
+choices_spec = importlib.util.spec_from_file_location(
+    "step_choices", pathlib.Path(__file__).parents[1] / "benchmarks" / "step_choices.py")
+step_choices = importlib.util.module_from_spec(choices_spec)
+choices_spec.loader.exec_module(step_choices)
+
+
+def test_every_step_choice_variant_changes_the_traced_program():
+    """A variant whose patch or config tweak did not reach the traced epoch would time the library against
+    itself."""
+    n = 256
+    x = jnp.asarray(bench.uniform(n, 0))
+    data = {"dae": (x, x[:16]), "classifier": ({"x": x, "y": jnp.asarray(bench.labels(n, 0))},
+                                               {"x": x[:16], "y": jnp.asarray(bench.labels(16, 0))})}
+
+    def traced(kind, context, tweak):
+        with context:
+            w = bench.dae_workload(1, tweak=tweak) if kind == "dae" else bench.classifier_workload(tweak=tweak)
+            return w.epoch.lower(w.states, *data[kind], w.keys, 0).as_text()
+
+    library = {kind: traced(kind, step_choices.patches(), None) for kind in data}
+    for name, (kind, make, tweak, n_held_out) in step_choices.VARIANTS.items():
+        if n_held_out is None:  # the held-out variants change the data, not the program
+            assert traced(kind, make(), tweak) != library[kind], name
+
+
+def test_step_choices_reports_a_ratio_per_variant(monkeypatch, tmp_path):
+    keep = ("dae: masks from 32-bit uniforms", "classifier: without momentum")
+    monkeypatch.setattr(step_choices, "VARIANTS", {k: step_choices.VARIANTS[k] for k in keep})
+    r = step_choices.main(["--rounds", "1", "--examples", "256", "--out", str(tmp_path / "r.json")])
+    assert set(r["ratios"]) == set(keep) and all(v["median"] > 0 for v in r["ratios"].values())
+    s = r["epoch_seconds"]
+    assert r["ratios"][keep[1]]["median"] == pytest.approx(s[keep[1]][0] / s["classifier"][0])
+    assert (tmp_path / "r.json").exists() and r["cpu"] == bench.cpu_facts()
