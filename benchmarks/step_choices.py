@@ -98,8 +98,9 @@ def build(kind: str, tweak, context, train, held_out, n_held_out):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--examples", type=int, default=50000)
+    p.add_argument("--rounds", type=int, default=3, help="alternations of the library's epoch and every variant's")
+    p.add_argument("--examples", type=int, default=50000,
+                   help="training examples per epoch (a fifth as many held out, at least 128)")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
     n, nv = args.examples, max(128, args.examples // 5)
@@ -107,8 +108,8 @@ def main(argv=None):
     train = {"dae": x, "classifier": {"x": x, "y": jnp.asarray(bench.labels(n, 0))}}
     held_out = {"dae": xv, "classifier": {"x": xv, "y": jnp.asarray(bench.labels(nv, 1))}}
     r = {**bench.header(), "examples_per_epoch": n, "held_out_per_epoch": nv, "rounds": args.rounds}
-    print(f"A/B of the step's choices on {r['device']}, {r['cpu'].get('model', '')} "
-          f"(avx512f={r['cpu'].get('avx512f')}), {n} examples per epoch, {args.rounds} rounds", flush=True)
+    print(f"A/B of the step's choices on {r['device']} (avx512f={r['cpu'].get('avx512f')}), {n} examples per "
+          f"epoch, {args.rounds} round(s); a ratio above 1: the variant is slower than the library", flush=True)
     epochs = {kind: build(kind, None, patches(), train, held_out, None) for kind in ("dae", "classifier")}
     epochs.update({name: build(kind, tweak, make(), train, held_out, n_held_out)
                    for name, (kind, make, tweak, n_held_out) in VARIANTS.items()})
