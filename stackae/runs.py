@@ -56,9 +56,10 @@ def config_differences(saved, cfg, compared_keys=None) -> list[str]:
 
 def _longer_only(saved, cfg, compared_keys, section: str, epochs_run) -> tuple[int, int] | None:
     """(epochs run so far, new epochs) when `cfg` asks for more `<section>.epochs` than were run (`epochs_run()`,
-    read only for a run that qualifies; None: the saved config's epochs) and differs from `saved` otherwise at most in the section's learning-rate
-    drops, under a constant schedule (else None); a drop that would change the rate of an epoch already run is
-    refused in one sentence, so every update made so far is the same under the longer run."""
+    read only for a run that qualifies; None: the saved config's epochs) and differs from `saved` otherwise at
+    most in the section's learning-rate drops, under a constant schedule (else None); a drop that would change
+    the rate of an epoch already run is refused in one sentence, so every update made so far is the same under
+    the longer run."""
     a, b, keys = _differing_keys(saved, cfg, compared_keys)
     key = f"{section}.epochs"
     drops = (f"{section}.rate_drop_epochs", f"{section}.rate_drop_factor")
