@@ -9,8 +9,8 @@ is its epoch seconds over the library's epoch of the same round (the median over
 min-max). Two kinds of variant:
 - implementations of the same arithmetic, where the library chose one (ratio > 1: the library's is faster):
   masks from 32-bit uniforms (`jax.random.bernoulli`) instead of `stackae.noise.bernoulli`'s fewest bits,
-  `x @ w` / `h @ w.T` matmuls instead of `stackae.matmul`'s layouts, the sigmoid cross-entropy differentiated by autodiff instead of its
-  written-out gradient;
+  `x @ w` / `h @ w.T` matmuls instead of `stackae.matmul`'s layouts, the sigmoid cross-entropy differentiated
+  by autodiff instead of its written-out gradient;
 - parts of the recipe left out (ratio < 1: what that part costs): the L1 activation penalty, momentum, the
   input noise, the held-out evaluation after the epoch (128 held-out examples instead of the full set).
 """
