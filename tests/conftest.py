@@ -1,13 +1,30 @@
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
-from stackae.configs import digits
+# One JAX compilation cache for the whole session, set before jax is imported: the xdist workers, the scripts
+# they start and the notebook kernels inherit it, so a program compiled once (a resumed run's epoch, the tiny
+# config's layers) is not compiled again. The controller makes it and removes it at the end.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = OWN_CACHE = tempfile.mkdtemp(prefix="stackae-test-jax-cache-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
+else:
+    OWN_CACHE = None
+
+from stackae.configs import digits  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def pytest_unconfigure(config):
+    if OWN_CACHE is not None:
+        shutil.rmtree(OWN_CACHE, ignore_errors=True)
 
 
 def tiny_config(**pretrain):
