@@ -3,7 +3,9 @@
 import importlib.util
 import pathlib
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 spec = importlib.util.spec_from_file_location("bench", pathlib.Path(__file__).parents[1] / "benchmarks" / "run.py")
@@ -79,6 +81,7 @@ choices_spec = importlib.util.spec_from_file_location(
     "step_choices", pathlib.Path(__file__).parents[1] / "benchmarks" / "step_choices.py")
 step_choices = importlib.util.module_from_spec(choices_spec)
 choices_spec.loader.exec_module(step_choices)
+workloads = step_choices.bench
 
 
 def test_every_step_choice_variant_changes_the_traced_program():
@@ -90,8 +93,8 @@ def test_every_step_choice_variant_changes_the_traced_program():
                                                {"x": x[:16], "y": jnp.asarray(bench.labels(16, 0))})}
 
     def traced(kind, context, tweak):
-        with context:
-            w = bench.dae_workload(1, tweak=tweak) if kind == "dae" else bench.classifier_workload(tweak=tweak)
+        with context:  # step_choices patches the workloads of its own import of benchmarks/run.py
+            w = workloads.dae_workload(1, tweak=tweak) if kind == "dae" else workloads.classifier_workload(tweak=tweak)
             return w.epoch.lower(w.states, *data[kind], w.keys, 0).as_text()
 
     library = {kind: traced(kind, step_choices.patches(), None) for kind in data}
@@ -108,3 +111,21 @@ def test_step_choices_reports_a_ratio_per_variant(monkeypatch, tmp_path):
     s = r["epoch_seconds"]
     assert r["ratios"][keep[1]]["median"] == pytest.approx(s[keep[1]][0] / s["classifier"][0])
     assert (tmp_path / "r.json").exists() and r["cpu"] == bench.cpu_facts()
+
+
+def test_the_variant_without_a_seed_axis_trains_the_same_numbers():
+    """The size-1 seed axis is only a layout: one seed traced without it must train the same parameters."""
+    n = 256
+    x = jnp.asarray(bench.uniform(n, 0))
+    _, make, _, _ = step_choices.VARIANTS["classifier: no size-1 seed axis"]
+    train = {"x": x, "y": jnp.asarray(bench.labels(n, 0))}
+    held_out = {"x": x[:16], "y": jnp.asarray(bench.labels(16, 0))}
+    results = []
+    for context in (step_choices.patches(), make()):
+        with context:
+            w = workloads.classifier_workload()
+        states, metrics = w.epoch(w.states, train, held_out, w.keys, 0)
+        results.append((states["params"], metrics))
+    assert jax.tree.map(jnp.shape, results[0]) == jax.tree.map(jnp.shape, results[1])
+    for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-4, atol=1e-5)
