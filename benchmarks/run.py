@@ -37,6 +37,11 @@ Roofline fraction = achieved FLOP/s / FLOP/s of a jitted square float32 GEMM at 
 precision (the precision training uses; TF32 on recent NVIDIA GPUs). The GEMM is timed right after every timed
 epoch (averaged over about a second of calls) and the fraction is the median of those adjacent pairs, so a
 shared machine's drifting speed cancels; gemm_flops_per_s is the median of all those GEMM probes.
+Matmul floor: the same epoch's matmuls (every step's, as counted above, and the held-out forward pass), each
+timed alone at its own shape (`matmul_seconds`) and summed, right after the epoch: the epoch as nothing but
+XLA's matmuls, with the rate each shape really gets. stackae's share of the floor is what the rest of its step
+(update, activations, noise, loss) leaves; floor / PyTorch eager is the most any step built on XLA's matmuls
+could reach against PyTorch on this CPU.
 """
 
 import argparse
@@ -103,6 +108,36 @@ def forward_flop(shapes) -> int:
 
 def epoch_flop(shapes, n_train: int, n_held_out: int) -> int:
     return n_train * train_flop(shapes) + n_held_out * forward_flop(shapes)
+
+
+def step_matmuls(shapes, batch: int) -> list[tuple]:
+    """(m, k, n) of every matmul of a training step of the dense chain `shapes`, as the FLOP accounting counts
+    them: per a->b layer the forward (batch, a, b), the weight gradient (a, batch, b) and, but for the first
+    layer, the input gradient (batch, b, a)."""
+    return [d for i, (a, b) in enumerate(shapes) for d in [(batch, a, b), (a, batch, b)] + [(batch, b, a)] * (i > 0)]
+
+
+def matmul_seconds(m: int, k: int, n: int, seconds: float = 0.25) -> float:
+    """Seconds of one jitted float32 (m x k) @ (k x n) matmul, averaged over calls filling `seconds`."""
+    a = jax.random.normal(jax.random.key(1), (m, k), jnp.float32)
+    b = jax.random.normal(jax.random.key(2), (k, n), jnp.float32)
+    matmul = jax.jit(jnp.matmul)
+    timed(lambda: matmul(a, b))
+    calls, start = 0, time.perf_counter()
+    while calls < 5 or time.perf_counter() - start < seconds:
+        jax.block_until_ready(matmul(a, b))
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
+def matmul_floor(shapes, batch: int, steps: int, n_held_out: int) -> float:
+    """Seconds of an epoch's matmuls alone, each timed at its own shape: `steps` training steps and the
+    held-out forward pass. What the epoch would take if it were nothing but XLA's matmuls (no update, no
+    activation, no noise, no loss): a floor for any implementation of the step on this CPU's GEMM."""
+    counts = {}
+    for d in step_matmuls(shapes, batch) * steps + [(n_held_out, a, b) for a, b in shapes] * (n_held_out > 0):
+        counts[d] = counts.get(d, 0) + 1
+    return sum(c * matmul_seconds(*d) for d, c in counts.items())
 
 
 def uniform(n: int, seed: int) -> np.ndarray:
@@ -249,10 +284,13 @@ def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats
     trained = n_train // w.batch_size * w.batch_size
     flop = len(w.keys) * epoch_flop(w.shapes, trained, n_held_out)
     fractions = [flop / s / g for s, g in zip(seconds[WARMUP:], gemm_rates)]
+    floor = len(w.keys) * matmul_floor(w.shapes, w.batch_size, trained // w.batch_size, n_held_out) \
+        if gemm is not None else None
     return {"examples": trained, "seconds": steady, "epoch_seconds": seconds, "compile_seconds": compile_s,
             "examples_per_s": trained / steady, "flop_per_example": train_flop(w.shapes),
             "flops_per_s": flop / steady, "gemm_probes": gemm_rates,
-            "roofline_fraction": statistics.median(fractions) if fractions else None}
+            "roofline_fraction": statistics.median(fractions) if fractions else None,
+            "floor_seconds": floor, "floor_examples_per_s": ratio(trained, floor)}
 
 
 def bench_seeds(sizes: Sizes, x, xv, gemm) -> dict:
@@ -413,8 +451,12 @@ def summarize_rounds(rounds: list[dict]) -> dict:
         eager = [torch_of(x, f"{name}_examples_per_s") for x in rounds]
         compiled = [torch_of(x, f"{name}_compiled_examples_per_s") for x in rounds]
         r[f"{name}_flop_per_example"] = rounds[0][name]["flop_per_example"]
+        floor = [x[name].get("floor_examples_per_s") for x in rounds]
         per_round.update({
             f"{name}_examples_per_s": ours,
+            f"{name}_floor_examples_per_s": floor,
+            f"{name}_floor_fraction": [ratio(a, b) for a, b in zip(ours, floor)],
+            f"{name}_floor_vs_torch": [ratio(a, b) for a, b in zip(floor, eager)],
             f"{name}_flops_per_s": [x[name]["flops_per_s"] for x in rounds],
             f"{name}_roofline_fraction": [x[name]["roofline_fraction"] for x in rounds],
             f"torch_{name}_examples_per_s": eager,
@@ -503,10 +545,13 @@ def row_group(name: str, title: str, g) -> list:
     return [(title, f"{name}_examples_per_s", "examples/s", None),
             ("  FLOP rate", f"{name}_flops_per_s", "GFLOP/s", g),
             ("  roofline fraction", f"{name}_roofline_fraction", "", None),
+            ("  matmul floor (its matmuls alone)", f"{name}_floor_examples_per_s", "examples/s", None),
+            ("  share of the matmul floor", f"{name}_floor_fraction", "", None),
             ("  PyTorch eager", f"torch_{name}_examples_per_s", "examples/s", None),
             ("  PyTorch torch.compile", f"torch_{name}_compiled_examples_per_s", "examples/s", None),
             ("  stackae / PyTorch eager", f"{name}_vs_torch", "x", None),
-            ("  stackae / torch.compile", f"{name}_vs_torch_compiled", "x", None)]
+            ("  stackae / torch.compile", f"{name}_vs_torch_compiled", "x", None),
+            ("  matmul floor / PyTorch eager", f"{name}_floor_vs_torch", "x (the most any step could reach)", None)]
 
 
 def main():

@@ -19,6 +19,16 @@ def test_flop_counts_match_the_documented_workloads():
     assert bench.forward_flop(((784, 1000), (1000, 784))) == 2 * 2 * 784 * 1000
 
 
+@pytest.mark.parametrize("shapes, count", [(((784, 1000), (1000, 784)), 5),
+                                           (((784, 1000), (1000, 1000), (1000, 1000), (1000, 10)), 11)])
+def test_the_matmul_floor_times_the_matmuls_the_flop_count_counts(shapes, count, monkeypatch):
+    dots = bench.step_matmuls(shapes, 128)
+    assert len(dots) == count and sum(2 * m * k * n for m, k, n in dots) == 128 * bench.train_flop(shapes)
+    monkeypatch.setattr(bench, "matmul_seconds", lambda m, k, n: m * k * n * 1e-12)
+    floor = bench.matmul_floor(shapes, 128, steps=7, n_held_out=50)
+    assert floor == pytest.approx(bench.epoch_flop(shapes, 7 * 128, 50) / 2 * 1e-12)
+
+
 def test_roofline_fraction_pairs_each_epoch_with_the_probe_after_it():
     probes = iter([1e12, 2e12, 4e12])  # one per timed epoch, after the WARMUP ones
     w = bench.dae_workload(1)
@@ -30,6 +40,7 @@ def test_roofline_fraction_pairs_each_epoch_with_the_probe_after_it():
     fractions = sorted(flop / s / g for s, g in zip(m["epoch_seconds"][bench.WARMUP:], m["gemm_probes"]))
     assert m["roofline_fraction"] == pytest.approx(fractions[1])
     assert m["examples"] == 256 and m["examples_per_s"] == pytest.approx(256 / m["seconds"])
+    assert m["floor_seconds"] > 0 and m["floor_examples_per_s"] == pytest.approx(256 / m["floor_seconds"])
 
 
 def test_diagnostics_cost_is_the_ratio_of_median_alternating_epochs():
@@ -43,14 +54,14 @@ def test_diagnostics_cost_is_the_ratio_of_median_alternating_epochs():
 
 
 def test_rounds_give_medians_with_their_spread_and_ratios_within_a_round():
-    def measured(rate, fraction, probes):
+    def measured(rate, fraction, probes, floor=None):
         return {"examples_per_s": rate, "flops_per_s": rate * 10, "roofline_fraction": fraction,
-                "gemm_probes": probes, "flop_per_example": 10}
+                "gemm_probes": probes, "flop_per_example": 10, "floor_examples_per_s": floor}
 
-    rounds = [{"pretrain": measured(100.0, 0.8, [1.0]), "finetune": measured(50.0, 0.7, [2.0]),
+    rounds = [{"pretrain": measured(100.0, 0.8, [1.0], floor=125.0), "finetune": measured(50.0, 0.7, [2.0]),
                "torch": {"pretrain_examples_per_s": 50.0, "finetune_examples_per_s": 25.0, "gemm_flops_per_s": 3.0,
                          "pretrain_compiled_examples_per_s": None, "finetune_compiled_examples_per_s": 40.0}},
-              {"pretrain": measured(300.0, 0.9, [3.0]), "finetune": measured(60.0, 0.6, [4.0]),
+              {"pretrain": measured(300.0, 0.9, [3.0], floor=400.0), "finetune": measured(60.0, 0.6, [4.0]),
                "torch": {"pretrain_examples_per_s": 200.0, "finetune_examples_per_s": 60.0, "gemm_flops_per_s": 5.0}},
               {"pretrain": measured(200.0, 0.85, [5.0]), "finetune": measured(70.0, 0.65, [6.0]), "torch": None}]
     r = bench.summarize_rounds(rounds)
@@ -61,6 +72,9 @@ def test_rounds_give_medians_with_their_spread_and_ratios_within_a_round():
     assert r["pretrain_vs_torch_spread"]["n"] == 2
     assert r["finetune_vs_torch_compiled"] == pytest.approx(50.0 / 40.0)
     assert r["pretrain_vs_torch_compiled"] is None and r["pretrain_vs_torch_compiled_spread"]["n"] == 0
+    assert r["pretrain_floor_fraction"] == pytest.approx((0.8 + 0.75) / 2)  # per round 100/125, 300/400
+    assert r["pretrain_floor_vs_torch"] == pytest.approx((2.5 + 2.0) / 2)  # per round 125/50, 400/200
+    assert r["finetune_floor_fraction"] is None
     assert "n/a" in bench.table(dict(r, device="cpu: x", jax_version="0", date="d", quick=True, cpu={}, gemm_size=8,
                                      diagnostics={"on_over_off": 1.0}, seeds_examples_per_s={},
                                      mnist_pipeline_data=None, mnist_pipeline_seconds=None, compile_seconds={}))
