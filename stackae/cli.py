@@ -11,6 +11,7 @@ import sys
 
 from stackae.config import _flat_keys, base_config, load_config
 from stackae.errors import StackaeError
+from stackae.locks import remove_unused_run_dirs
 
 
 def config_help() -> str:
@@ -98,6 +99,7 @@ def run_main(main):
     try:
         main()
     except StackaeError as e:
+        remove_unused_run_dirs()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except Exception as e:

@@ -20,6 +20,7 @@ class RunInUseError(StackaeError):
 
 
 _held = {}  # real path of a run folder -> the open .lock file whose lock this process holds
+_created = []  # folders this process's locking created, parents first
 
 
 def lock_run_dir(folder) -> None:
@@ -31,6 +32,7 @@ def lock_run_dir(folder) -> None:
     held = _held.get(key)
     if held is not None and (folder / ".lock").exists():
         return  # this process holds it already
+    _created.extend(p for p in reversed([folder, *folder.parents]) if not p.exists())
     folder.mkdir(parents=True, exist_ok=True)
     f = open(folder / ".lock", "a")
     try:
@@ -42,3 +44,17 @@ def lock_run_dir(folder) -> None:
     if held is not None:
         held.close()  # the lock file it locked was deleted
     _held[key] = f
+
+
+def remove_unused_run_dirs() -> None:
+    """Release this process's locks and remove the folders its locking created that hold nothing but a
+    `.lock` (a run stopped by bad input before writing anything leaves no empty folder behind)."""
+    for f in _held.values():
+        f.close()
+    _held.clear()
+    for folder in reversed(_created):  # children first
+        lock = folder / ".lock"
+        if folder.is_dir() and {p.name for p in folder.iterdir()} <= {".lock"}:
+            lock.unlink(missing_ok=True)
+            folder.rmdir()
+    _created.clear()

@@ -133,7 +133,8 @@ def prepare_run_dir(out: pathlib.Path, cfg, finished_file: str | None, overwrite
     if diffs:
         state = "finished" if done else "unfinished"
         raise ConfigError(
-            f"{out} holds {'a' if state == 'finished' else 'an'} {state} run with a different config ({_named(diffs)}; see {saved}); pass "
+            f"{out} holds {'a' if state == 'finished' else 'an'} {state} run with a different config "
+            f"({_named(diffs)}; see {saved}); pass "
             f"--config={saved} to {'reuse' if state == 'finished' else 'resume'} it, --overwrite to discard it, "
             "or another --workdir."
         )
@@ -255,8 +256,12 @@ def report_early_stop(states, where: str, epoch: int, epochs: int, log):
     stopped = int(np.max(host["epochs_run"])) if "epochs_run" in host else epoch + 1
     why = (f"validation error had not improved for {int(np.max(host['bad_epochs']))} epochs"
            if "bad_epochs" in host else "no seed is still training")
-    best = (f"; the parameters of the best epoch ({', '.join(str(int(e) + 1) for e in host['best_epoch'][ok])}) "
-            "are restored" if "best_epoch" in host and ok.any() else "")
+    kept = [str(int(e) + 1) for e in np.asarray(host["best_epoch"])[ok]] if "best_epoch" in host else []
+    best = ""
+    if len(kept) == 1:
+        best = f"; the parameters of the best epoch ({kept[0]}) are restored"
+    elif kept:
+        best = f"; the parameters of each seed's best epoch ({', '.join(kept)}: one per seed) are restored"
     log(f"{where} stopped early at epoch {stopped}/{epochs}: {why}{best}.")
 
 

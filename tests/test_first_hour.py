@@ -133,7 +133,7 @@ def test_early_stopping_says_so(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next((l for l in proc.stdout.splitlines() if "stopped early at epoch" in l), None)
     assert line and "validation error had not improved for 2 epochs" in line, proc.stdout[-3000:]
-    assert "parameters of the best epoch" in line and "/100" in line
+    assert "best epoch (" in line and "are restored" in line and "/100" in line
 
 
 def test_help_lists_every_config_key_with_its_default():

@@ -76,8 +76,9 @@ def test_finetune_without_pretraining_says_what_to_run(tmp_path):
     ("--config.pretrain.epoch=3", "did you mean 'pretrain.epochs'"),
 ])
 def test_bad_input_to_pretrain_is_one_sentence_and_exit_2(tmp_path, override, phrase):
-    proc = run_script("pretrain", "--workdir", str(tmp_path / "w"), override)
+    proc = run_script("pretrain", "--workdir", str(tmp_path / "w" / "run"), override)
     one_sentence_error(proc, phrase)
+    assert not (tmp_path / "w").exists()  # no empty run folder is left behind
 
 
 def test_unreachable_download_without_manual_dir(tmp_path):
@@ -149,4 +150,4 @@ def test_a_failed_start_leaves_no_config_behind(tmp_path):
     workdir = tmp_path / "w"
     proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.batch_size=100000")
     one_sentence_error(proc, "fewer than batch_size=100000")
-    assert not (workdir / "pretrain" / "config.json").exists()
+    assert not workdir.exists()
