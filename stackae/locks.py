@@ -53,8 +53,10 @@ def remove_unused_run_dirs() -> None:
         f.close()
     _held.clear()
     for folder in reversed(_created):  # children first
-        lock = folder / ".lock"
-        if folder.is_dir() and {p.name for p in folder.iterdir()} <= {".lock"}:
-            lock.unlink(missing_ok=True)
-            folder.rmdir()
+        try:
+            if folder.is_dir() and {p.name for p in folder.iterdir()} <= {".lock"}:
+                (folder / ".lock").unlink(missing_ok=True)
+                folder.rmdir()
+        except OSError:  # something appeared in it meanwhile, or it cannot be removed: leave it
+            pass
     _created.clear()
