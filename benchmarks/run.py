@@ -45,6 +45,7 @@ built on XLA's matmuls could reach against PyTorch on this CPU.
 """
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import datetime
@@ -134,20 +135,15 @@ def matmul_seconds(m: int, k: int, n: int, seconds: float = 0.25) -> float:
         return jax.lax.scan(body, jnp.float32(0), a)[0]
 
     timed(lambda: loop(a, b))
-    calls, start = 0, time.perf_counter()
-    while calls < 2 or time.perf_counter() - start < seconds:
-        jax.block_until_ready(loop(a, b))
-        calls += 1
-    return (time.perf_counter() - start) / calls / MATMUL_LOOP
+    return mean_seconds(lambda: loop(a, b), seconds, min_calls=2) / MATMUL_LOOP
 
 
 def matmul_floor(shapes, batch: int, steps: int, n_held_out: int) -> float:
     """Seconds of an epoch's matmuls alone, each timed at its own shape: `steps` training steps and the
     held-out forward pass. What the epoch would take if it were nothing but XLA's matmuls (no update, no
     activation, no noise, no loss): a floor for any implementation of the step on this CPU's GEMM."""
-    counts = {}
-    for d in step_matmuls(shapes, batch) * steps + [(n_held_out, a, b) for a, b in shapes] * (n_held_out > 0):
-        counts[d] = counts.get(d, 0) + 1
+    counts = collections.Counter(step_matmuls(shapes, batch) * steps)
+    counts.update([(n_held_out, a, b) for a, b in shapes] * (n_held_out > 0))
     return sum(c * matmul_seconds(*d) for d, c in counts.items())
 
 
@@ -163,6 +159,15 @@ def timed(fn) -> float:
     start = time.perf_counter()
     jax.block_until_ready(fn())
     return time.perf_counter() - start
+
+
+def mean_seconds(fn, seconds: float, min_calls: int) -> float:
+    """Seconds per call of `fn`, averaged over back-to-back calls filling `seconds` (at least `min_calls`)."""
+    calls, start = 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < seconds:
+        jax.block_until_ready(fn())
+        calls += 1
+    return (time.perf_counter() - start) / calls
 
 
 def device_name() -> str:
@@ -206,14 +211,7 @@ def gemm_probe(n: int, seconds: float = 1.0):
     matmul = jax.jit(jnp.matmul)
     timed(lambda: matmul(a, b))
 
-    def probe():
-        calls, start = 0, time.perf_counter()
-        while calls < 3 or time.perf_counter() - start < seconds:
-            jax.block_until_ready(matmul(a, b))
-            calls += 1
-        return 2 * n**3 * calls / (time.perf_counter() - start)
-
-    return probe
+    return lambda: 2 * n**3 / mean_seconds(lambda: matmul(a, b), seconds, min_calls=3)
 
 
 def split_compile(seconds) -> tuple[float, float]:

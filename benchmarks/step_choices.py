@@ -48,9 +48,12 @@ def plain_matmuls():
             mock.patch.object(stackae.models, "matmul_transposed", lambda a, w, precision=None: a @ w.T)]
 
 
-def without_seed_axis(make_epoch):
-    """`make_epoch` whose epoch is traced for one seed with no seed axis: the size-1 axis the library vmaps
-    over is indexed away from the inputs and added back to the outputs, so the results have the same shape."""
+def without_seed_axis():
+    """The workloads' `make_epoch`, patched so its epoch is traced for one seed with no seed axis: the size-1
+    axis the library vmaps over is indexed away from the inputs and added back to the outputs, so the results
+    have the same shape."""
+    make_epoch = bench.make_epoch
+
     def squeezed(f, in_axes=0):
         def one(*args):
             args = [jax.tree.map(lambda a: a[0], x) if axis == 0 else x for x, axis in zip(args, in_axes)]
@@ -60,7 +63,7 @@ def without_seed_axis(make_epoch):
     def patched(*args, **kwargs):
         with mock.patch.object(jax, "vmap", squeezed):  # only the epoch's seed vmap runs while building
             return make_epoch(*args, **kwargs)
-    return patched
+    return [mock.patch.object(bench, "make_epoch", patched)]
 
 
 @contextlib.contextmanager
@@ -84,15 +87,13 @@ VARIANTS = {
     "dae: x @ w and h @ w.T matmuls": ("dae", lambda: patches(*plain_matmuls()), None, None),
     "dae: autodiff cross-entropy gradient": ("dae", lambda: patches(mock.patch.dict(
         stackae.losses.RECONSTRUCTIONS, {"sigmoid_cross_entropy": autodiff_cross_entropy})), None, None),
-    "dae: no size-1 seed axis": ("dae", lambda: patches(
-        mock.patch.object(bench, "make_epoch", without_seed_axis(bench.make_epoch))), None, None),
+    "dae: no size-1 seed axis": ("dae", lambda: patches(*without_seed_axis()), None, None),
     "dae: without the L1 penalty": ("dae", patches, setting("pretrain", "l1_activation", 0.0), None),
     "dae: without momentum": ("dae", patches, setting("pretrain", "momentum", 0.0), None),
     "dae: without input noise": ("dae", patches, setting("pretrain", "noise", "none"), None),
     "dae: without held-out evaluation": ("dae", patches, None, 128),
     "classifier: x @ w matmuls": ("classifier", lambda: patches(*plain_matmuls()), None, None),
-    "classifier: no size-1 seed axis": ("classifier", lambda: patches(
-        mock.patch.object(bench, "make_epoch", without_seed_axis(bench.make_epoch))), None, None),
+    "classifier: no size-1 seed axis": ("classifier", lambda: patches(*without_seed_axis()), None, None),
     "classifier: without momentum": ("classifier", patches, setting("finetune", "momentum", 0.0), None),
     "classifier: without held-out evaluation": ("classifier", patches, None, 128),
 }
