@@ -13,6 +13,7 @@ import uuid
 
 import numpy as np
 
+from stackae.decoded import load_decoded, save_decoded
 from stackae.errors import ConfigError, DataError, StackaeError
 from stackae.provenance import check_sources, file_sha256, official_files, write_sources
 
@@ -91,16 +92,20 @@ def _load_tfds(name, data_dir, manual_dir, download_retries, log):
             _prepare(builder, name, manual_dir, download_retries, verified, log)
         image_key, label_key = _feature_keys(builder, name)
         n_classes = builder.info.features[label_key].num_classes
-        splits = []
-        for split in ("train", "test"):
-            try:
-                source = tfds.data_source(name, split=split, **kwargs)
-            except (KeyError, ValueError) as e:
-                raise DataError(f"dataset '{name}' has no '{split}' split; stackae needs train and test splits.") from e
-            items = _read_all(source)
-            images = np.stack([item[image_key] for item in items])
-            labels = np.asarray([item[label_key] for item in items], dtype=np.int32)
-            splits.append((_flatten_unit(images), labels))
+        arrays = load_decoded(builder.data_dir)
+        if arrays is None:
+            arrays = {}
+            for split in ("train", "test"):
+                try:
+                    source = tfds.data_source(name, split=split, **kwargs)
+                except (KeyError, ValueError) as e:
+                    raise DataError(f"dataset '{name}' has no '{split}' split; stackae needs train and test "
+                                    "splits.") from e
+                items = _read_all(source)
+                arrays[f"{split}_images"] = np.stack([item[image_key] for item in items])
+                arrays[f"{split}_labels"] = np.asarray([item[label_key] for item in items], dtype=np.int32)
+            save_decoded(builder.data_dir, arrays)
+    splits = [(_flatten_unit(arrays[f"{s}_images"]), arrays[f"{s}_labels"]) for s in ("train", "test")]
     return splits[0], splits[1], n_classes, str(builder.version)
 
 

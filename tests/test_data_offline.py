@@ -19,10 +19,13 @@ from tensorflow_datasets.core import utils as tfds_utils
 from tensorflow_datasets.core.download import checksums
 from tensorflow_datasets.image_classification import mnist as tfds_mnist
 
+from stackae import data
 from stackae.data import load_tfds
+from stackae.decoded import DECODED_FILE, load_decoded, save_decoded
 from stackae.errors import DataError
 from stackae.provenance import SOURCES_FILE, file_sha256
 
+READ_ALL = data._read_all
 MNIST_DIR = os.environ.get("STACKAE_MNIST_DIR", "")
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -146,6 +149,37 @@ def test_datasets_with_same_file_names_each_load_their_own_files(tmp_path, monke
     # loading again reuses the prepared data without a word
     (again_x, _), _, _ = load_tfds("stackae_tiny_idx_b", data_dir, str(tmp_path / "manual_b"), log=lines.append)
     assert len(lines) == 2 and images_as_rows(again_x) == images_as_rows(b_x)
+
+
+def test_decoded_arrays_are_reused_until_the_prepared_data_changes(tmp_path, monkeypatch, no_network):
+    """The first load saves the decoded arrays beside the prepared data; later loads read them instead of
+    decoding every record, until a prepared file changes or the saved file is broken."""
+    write_mnist_format(tmp_path / "manual", seed=3)
+    use_official(monkeypatch, StackaeTinyIdxA, official(tmp_path / "manual"))
+    args = ("stackae_tiny_idx_a", str(tmp_path / "tfds"), str(tmp_path / "manual"))
+    prepared = tmp_path / "tfds" / "stackae_tiny_idx_a" / "1.0.0"
+    first = load_tfds(*args)
+    assert (prepared / DECODED_FILE).is_file()
+    decodes = []
+    monkeypatch.setattr(data, "_read_all", lambda source: decodes.append(source) or READ_ALL(source))
+
+    def same(a, b):
+        for (x, y), (x2, y2) in zip(a[:2], b[:2]):
+            np.testing.assert_array_equal(x, x2)
+            np.testing.assert_array_equal(y, y2)
+
+    same(load_tfds(*args), first)
+    assert decodes == []  # read from the saved arrays
+    (prepared / DECODED_FILE).write_bytes(b"broken")
+    same(load_tfds(*args), first)
+    assert len(decodes) == 2 and load_decoded(prepared) is not None  # decoded again and saved whole
+    record = next(prepared.glob("*train.array_record*"))
+    os.utime(record, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert load_decoded(prepared) is None  # stale: the prepared data changed
+    same(load_tfds(*args), first)
+    assert len(decodes) == 4 and load_decoded(prepared) is not None
+    save_decoded(tmp_path / "no-such-folder", {"x": np.zeros(3)})  # an unwritable place: no file, no error
+    assert not (tmp_path / "no-such-folder").exists()
 
 
 def test_prepared_data_whose_recorded_sources_differ_from_the_official_files_is_refused(tmp_path, monkeypatch):
