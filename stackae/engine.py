@@ -29,9 +29,10 @@ def device_mesh() -> Mesh | None:
 
 
 def replicate(tree, mesh: Mesh | None):
-    """Put `tree` on the device(s): replicated over `mesh` if given."""
+    """Put `tree` on the device(s): replicated over `mesh` if given, else committed to the default device, as
+    the outputs of a compiled epoch are (an uncommitted first input would compile the epoch a second time)."""
     if mesh is None:
-        return jax.device_put(tree)
+        return jax.device_put(tree, jax.devices()[0])
     return jax.device_put(tree, NamedSharding(mesh, P()))
 
 

@@ -1,5 +1,7 @@
 """The compiled epoch: many seeds in one program equal each seed alone; a diverged seed is frozen."""
 
+import logging
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,6 +48,18 @@ def test_many_seeds_in_one_program_equal_each_seed_alone(tmp_path):
     assert many["seeds"] == [5, 6, 7] and single["seeds"] == [6]
     np.testing.assert_allclose(many["per_seed"][1]["test_error"], single["per_seed"][0]["test_error"], atol=1e-6)
     assert many["test_error_ci95"] > 0
+
+
+def test_each_epoch_program_compiles_once_per_run(tmp_path, caplog):
+    """The first epoch's inputs are committed to the device as the later epochs' are, so a run compiles each
+    epoch program once (an uncommitted first input used to compile fine-tuning's epoch a second time)."""
+    cfg = tiny_config()
+    cfg.finetune.epochs = 3
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+        pretrain(cfg, tmp_path, log=lambda *_: None)
+        finetune_run(cfg, tmp_path, log=lambda *_: None)
+    compiles = [r for r in caplog.records if r.getMessage().startswith("Compiling jit(one_seed)")]
+    assert len(compiles) == len(cfg.layers) + 1
 
 
 def test_labelled_subsets_differ_per_seed_and_are_balanced(tmp_path):
