@@ -1,5 +1,6 @@
 """Command-line plumbing shared by the scripts: --config=PATH, --config.<key>=<value> (every key listed by
---help), --workdir, one-sentence errors with a non-zero exit, and a quiet exit on Ctrl-C."""
+--help), --workdir, the persistent compilation cache, one-sentence errors with a non-zero exit, and a quiet
+exit on Ctrl-C."""
 
 import argparse
 import inspect
@@ -9,6 +10,7 @@ import re
 import signal
 import sys
 
+from stackae.compilation_cache import enable_compilation_cache
 from stackae.config import _flat_keys, base_config, load_config
 from stackae.errors import StackaeError
 from stackae.locks import remove_unused_run_dirs
@@ -65,6 +67,7 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
         args.config = saved
         print(f"using the config saved by pretraining: {saved}")
     cfg = load_config(args.config, overrides)
+    enable_compilation_cache()
     if args.distributed or args.coordinator is not None:
         from stackae.distributed import initialize
 

@@ -47,9 +47,10 @@ def tiny_cfg():
     return tiny_config()
 
 
-def run_script(name, *args, cwd=None):
-    """Run scripts/<name>.py in a subprocess; returns CompletedProcess with text output."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def run_script(name, *args, cwd=None, env=None):
+    """Run scripts/<name>.py in a subprocess; returns CompletedProcess with text output. `env` changes the
+    environment (a None value removes the variable)."""
+    env = {k: v for k, v in {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}.items() if v is not None}
     return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args], capture_output=True,
                           text=True, cwd=cwd or ROOT, env=env, timeout=600)
 

@@ -151,3 +151,17 @@ def test_a_failed_start_leaves_no_config_behind(tmp_path):
     proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.batch_size=100000")
     one_sentence_error(proc, "fewer than batch_size=100000")
     assert not workdir.exists()
+
+
+def test_scripts_keep_compiled_programs_for_later_runs(tmp_path):
+    """Without JAX_COMPILATION_CACHE_DIR the scripts keep compiled programs under $XDG_CACHE_HOME/stackae/xla;
+    STACKAE_COMPILATION_CACHE=off turns that off."""
+    env = {"JAX_COMPILATION_CACHE_DIR": None, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = ["--workdir", str(tmp_path / "run"), *TINY, "--config.pretrain.epochs=1"]
+    off = run_script("pretrain", *args, env={**env, "STACKAE_COMPILATION_CACHE": "off"})
+    assert off.returncode == 0, off.stderr[-2000:]
+    assert not (tmp_path / "cache").exists()
+    on = run_script("pretrain", *args, "--overwrite", env=env)
+    assert on.returncode == 0, on.stderr[-2000:]
+    kept = [p for p in (tmp_path / "cache" / "stackae" / "xla").rglob("*") if p.is_file()]
+    assert any("one_seed" in p.name for p in kept), kept
