@@ -1,6 +1,8 @@
 """The benchmark's bookkeeping: FLOP counts and the roofline fraction from adjacent GEMM probes."""
 
+import gzip
 import importlib.util
+import json
 import pathlib
 
 import jax
@@ -143,3 +145,25 @@ def test_the_variant_without_a_seed_axis_trains_the_same_numbers():
     assert jax.tree.map(jnp.shape, results[0]) == jax.tree.map(jnp.shape, results[1])
     for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
         np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-4, atol=1e-5)
+
+
+profile_spec = importlib.util.spec_from_file_location(
+    "profile_epoch", pathlib.Path(__file__).parents[1] / "benchmarks" / "profile_epoch.py")
+profile_epoch = importlib.util.module_from_spec(profile_spec)
+profile_spec.loader.exec_module(profile_epoch)
+
+
+def test_the_profile_sums_device_kernels_by_name_and_leaves_host_events_out(tmp_path):
+    events = [{"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/device:GPU:0"}},
+              {"ph": "M", "name": "process_name", "pid": 2, "args": {"name": "/host:CPU"}},
+              {"ph": "X", "pid": 1, "name": "gemm", "dur": 3.0}, {"ph": "X", "pid": 1, "name": "gemm", "dur": 4.0},
+              {"ph": "X", "pid": 1, "name": "add", "dur": 1.5}, {"ph": "X", "pid": 2, "name": "python", "dur": 99.0}]
+    trace = tmp_path / "t.trace.json.gz"
+    trace.write_bytes(gzip.compress(json.dumps({"traceEvents": events}).encode()))
+    assert dict(profile_epoch.kernel_times(trace)) == {"gemm": [7.0, 2], "add": [1.5, 1]}
+
+
+def test_the_profile_traces_a_real_epoch():
+    x = jnp.asarray(bench.uniform(256, 0))
+    seconds, totals = profile_epoch.profile(1, x, x[:16])
+    assert seconds > 0 and all(us >= 0 and n > 0 for us, n in totals.values())
