@@ -47,10 +47,16 @@ def tiny_cfg():
     return tiny_config()
 
 
+def script_env(changes=None) -> dict:
+    """This environment with the repository on PYTHONPATH and `changes` applied (a None value removes a
+    variable)."""
+    return {k: v for k, v in {**os.environ, "PYTHONPATH": str(ROOT), **(changes or {})}.items() if v is not None}
+
+
 def run_script(name, *args, cwd=None, env=None):
     """Run scripts/<name>.py in a subprocess; returns CompletedProcess with text output. `env` changes the
-    environment (a None value removes the variable)."""
-    env = {k: v for k, v in {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}.items() if v is not None}
+    environment, as in `script_env`."""
+    env = script_env(env)
     return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args], capture_output=True,
                           text=True, cwd=cwd or ROOT, env=env, timeout=600)
 

@@ -1,11 +1,13 @@
 """The scripts end to end: real runs on tiny digits configs, and bad input -> one sentence, exit 2, nothing lost."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import run_script, tree_snapshot
+from conftest import ROOT, run_script, script_env, tree_snapshot
 
 TINY = ["--config.layers=(32,16)", "--config.pretrain.epochs=3", "--config.finetune.epochs=30",
         "--config.finetune.patience=30"]
@@ -157,11 +159,11 @@ def test_scripts_keep_compiled_programs_for_later_runs(tmp_path):
     """Without JAX_COMPILATION_CACHE_DIR the scripts keep compiled programs under $XDG_CACHE_HOME/stackae/xla;
     STACKAE_COMPILATION_CACHE=off turns that off."""
     env = {"JAX_COMPILATION_CACHE_DIR": None, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    args = ["--workdir", str(tmp_path / "run"), *TINY, "--config.pretrain.epochs=1"]
-    off = run_script("pretrain", *args, env={**env, "STACKAE_COMPILATION_CACHE": "off"})
-    assert off.returncode == 0, off.stderr[-2000:]
-    assert not (tmp_path / "cache").exists()
-    on = run_script("pretrain", *args, "--overwrite", env=env)
+    off = subprocess.run([sys.executable, "-c", "from stackae.compilation_cache import enable_compilation_cache as "
+                          "e; print(e())"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env=script_env({**env, "STACKAE_COMPILATION_CACHE": "off"}))
+    assert off.stdout.strip() == "None" and not (tmp_path / "cache").exists(), off.stderr[-2000:]
+    on = run_script("pretrain", "--workdir", str(tmp_path / "run"), *TINY, "--config.pretrain.epochs=1", env=env)
     assert on.returncode == 0, on.stderr[-2000:]
     kept = [p for p in (tmp_path / "cache" / "stackae" / "xla").rglob("*") if p.is_file()]
     assert any("one_seed" in p.name for p in kept), kept
