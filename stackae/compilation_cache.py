@@ -10,6 +10,7 @@ import pathlib
 
 import jax
 
+
 def _machine_tag() -> str:
     """A short digest of the CPU model and flags (from /proc/cpuinfo where there is one) and the jax version."""
     cpuinfo = pathlib.Path("/proc/cpuinfo")
