@@ -250,7 +250,8 @@ def validate(cfg):
         value = given[key]
         leaf = key.split(".")[-1]
         if key.startswith("pretrain.") and leaf in PER_LAYER_KEYS and isinstance(value, (tuple, list)):
-            _range(key, value, len(value) == len(layers), f"one value or {len(layers)} values (one per layer)")
+            allowed = f"one value or {len(layers)} values (one per layer)" if len(layers) > 1 else "one value (one layer)"
+            _range(key, value, len(value) == len(layers), allowed)
             for v in value:
                 _check_type(key, v, default)
                 _check_value(key, leaf, v)
