@@ -250,7 +250,8 @@ def validate(cfg):
         value = given[key]
         leaf = key.split(".")[-1]
         if key.startswith("pretrain.") and leaf in PER_LAYER_KEYS and isinstance(value, (tuple, list)):
-            allowed = f"one value or {len(layers)} values (one per layer)" if len(layers) > 1 else "one value (one layer)"
+            n = len(layers)
+            allowed = "one value (one layer)" if n == 1 else f"one value or {n} values (one per layer)"
             _range(key, value, len(value) == len(layers), allowed)
             for v in value:
                 _check_type(key, v, default)

@@ -239,7 +239,8 @@ def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> 
     train_a, valid_a = replicate(jnp.asarray(data.train_x), mesh), replicate(jnp.asarray(data.valid_x), mesh)
     resume = store.resume if store is not None else None
     input_activation, per_seed, step0, records, layers, graphdefs = "linear", False, 0, [], [], []
-    log(f"pretraining {len(cfg.layers)} layer{'s' if len(cfg.layers) > 1 else ''} on {data.name}: {data.train_x.shape[0]} examples, "
+    n_layers = len(cfg.layers)
+    log(f"pretraining {n_layers} layer{'s' if n_layers > 1 else ''} on {data.name}: {data.train_x.shape[0]} examples, "
         f"{cfg.seeds} seed(s), {jax.device_count()} device(s) ({jax.devices()[0].platform})")
     for k in range(len(cfg.layers)):
         lc = layer_config(cfg, k)
