@@ -21,7 +21,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import run as bench  # noqa: E402
 
 
-def kernel_times(trace_file) -> collections.Counter:
+def kernel_times(trace_file) -> dict:
     """{kernel name: [total microseconds, launches]} of the device events of a perfetto trace."""
     events = json.load(gzip.open(trace_file))
     events = events["traceEvents"] if isinstance(events, dict) else events

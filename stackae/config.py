@@ -252,7 +252,7 @@ def validate(cfg):
         if key.startswith("pretrain.") and leaf in PER_LAYER_KEYS and isinstance(value, (tuple, list)):
             n = len(layers)
             allowed = "one value (one layer)" if n == 1 else f"one value or {n} values (one per layer)"
-            _range(key, value, len(value) == len(layers), allowed)
+            _range(key, value, len(value) == n, allowed)
             for v in value:
                 _check_type(key, v, default)
                 _check_value(key, leaf, v)

@@ -240,9 +240,9 @@ def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> 
     resume = store.resume if store is not None else None
     input_activation, per_seed, step0, records, layers, graphdefs = "linear", False, 0, [], [], []
     n_layers = len(cfg.layers)
-    log(f"pretraining {n_layers} layer{'s' if n_layers > 1 else ''} on {data.name}: {data.train_x.shape[0]} examples, "
-        f"{cfg.seeds} seed(s), {jax.device_count()} device(s) ({jax.devices()[0].platform})")
-    for k in range(len(cfg.layers)):
+    log(f"pretraining {n_layers} layer{'s' if n_layers > 1 else ''} on {data.name}: {data.train_x.shape[0]} "
+        f"examples, {cfg.seeds} seed(s), {jax.device_count()} device(s) ({jax.devices()[0].platform})")
+    for k in range(n_layers):
         lc = layer_config(cfg, k)
         loaded = store.load(k, train_a.shape[-1]) if store is not None else None
         if loaded is not None:
@@ -258,7 +258,7 @@ def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> 
         layers.append(params)
         graphdefs.append(graphdef)
         step0 += lc.epochs
-        if k + 1 < len(cfg.layers):
+        if k + 1 < n_layers:
             own = lc.activation in SELF_APPLIED  # its slope lives in the layer: cache its outputs
             train_a = layer_preactivations(graphdef, params, train_a, input_activation, own)
             valid_a = layer_preactivations(graphdef, params, valid_a, input_activation, own)
