@@ -1,6 +1,6 @@
 """A/B of the training step's choices: each variant's epoch time over the library's, in alternated rounds.
 
-    .venv/bin/python benchmarks/step_choices.py [--rounds 3] [--examples 50000] [--out step_choices.json]
+    .venv/bin/python benchmarks/step_choices.py [--rounds 3] [--examples 50000] [--only TEXT] [--out FILE.json]
 
 Workloads as in benchmarks/run.py: the MNIST config's 784-1000 DAE layer (pretraining) and its
 784-1000-1000-1000-10 classifier (fine-tuning), batch 128, random data. Each variant is compiled once; then every
@@ -11,7 +11,7 @@ min-max). Two kinds of variant:
   masks from 32-bit uniforms (`jax.random.bernoulli`) instead of `stackae.noise.bernoulli`'s fewest bits,
   `x @ w` / `h @ w.T` matmuls instead of `stackae.matmul`'s layouts, the sigmoid cross-entropy differentiated
   by autodiff instead of its written-out gradient, one seed traced without the size-1 seed axis the library
-  vmaps over;
+  vmaps over, the classifier's matmul gradients without the barrier that lets XLA update weights in place;
 - parts of the recipe left out (ratio < 1: what that part costs): the L1 activation penalty, momentum, the
   input noise, the held-out evaluation after the epoch (128 held-out examples instead of the full set).
 """
@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE))
 import run as bench  # noqa: E402
 
 import stackae.losses  # noqa: E402
+import stackae.matmul  # noqa: E402
 import stackae.models  # noqa: E402
 import stackae.noise  # noqa: E402
 
@@ -46,6 +47,23 @@ def plain_matmuls():
     return [mock.patch.object(stackae.models, "dense_dot_general", jax.lax.dot_general),
             mock.patch.object(stackae.models, "dense_matmul", lambda x, w, precision=None: x @ w),
             mock.patch.object(stackae.models, "matmul_transposed", lambda a, w, precision=None: a @ w.T)]
+
+
+def weight_copies():
+    """`stackae.matmul.dense_matmul` without the barrier that orders its gradients: XLA then copies each weight
+    matrix that the backward pass still reads, so that the update may overwrite it in place."""
+    @jax.custom_vjp
+    def unordered(x, w):
+        return stackae.matmul.contract_last_with_first(x, w)
+
+    def backward(residuals, g):
+        x, w = residuals
+        lead = tuple(range(x.ndim - 1))
+        return stackae.matmul.matmul_transposed(g, w), jax.lax.dot_general(x, g, ((lead, lead), ((), ())))
+
+    unordered.defvjp(lambda x, w: (unordered(x, w), (x, w)), backward)
+    return [mock.patch.object(stackae.models, "dense_dot_general",
+                              lambda lhs, rhs, dimension_numbers, precision=None, **kwargs: unordered(lhs, rhs))]
 
 
 def without_seed_axis():
@@ -93,6 +111,8 @@ VARIANTS = {
     "dae: without input noise": ("dae", patches, setting("pretrain", "noise", "none"), None),
     "dae: without held-out evaluation": ("dae", patches, None, 128),
     "classifier: x @ w matmuls": ("classifier", lambda: patches(*plain_matmuls()), None, None),
+    "classifier: weight copies (no gradient barrier)": ("classifier", lambda: patches(*weight_copies()), None,
+                                                        None),
     "classifier: no size-1 seed axis": ("classifier", lambda: patches(*without_seed_axis()), None, None),
     "classifier: without momentum": ("classifier", patches, setting("finetune", "momentum", 0.0), None),
     "classifier: without held-out evaluation": ("classifier", patches, None, 128),
@@ -123,7 +143,9 @@ def main(argv=None):
     p.add_argument("--examples", type=int, default=50000,
                    help="training examples per epoch (a fifth as many held out, at least 128)")
     p.add_argument("--out", help="write the results as JSON here")
+    p.add_argument("--only", default="", help="measure only the variants whose name contains this text")
     args = p.parse_args(argv)
+    variants = {name: v for name, v in VARIANTS.items() if args.only in name}
     n, nv = args.examples, max(128, args.examples // 5)
     x, xv = jnp.asarray(bench.uniform(n, 0)), jnp.asarray(bench.uniform(nv, 1))
     train = {"dae": x, "classifier": {"x": x, "y": jnp.asarray(bench.labels(n, 0))}}
@@ -131,21 +153,22 @@ def main(argv=None):
     r = {**bench.header(), "examples_per_epoch": n, "held_out_per_epoch": nv, "rounds": args.rounds}
     print(f"A/B of the step's choices on {r['device']} (avx512f={r['cpu'].get('avx512f')}), {n} examples per "
           f"epoch, {args.rounds} round(s); a ratio above 1: the variant is slower than the library", flush=True)
-    epochs = {kind: build(kind, None, patches(), train, held_out, None) for kind in ("dae", "classifier")}
+    kinds = sorted({kind for kind, *_ in variants.values()})
+    epochs = {kind: build(kind, None, patches(), train, held_out, None) for kind in kinds}
     epochs.update({name: build(kind, tweak, make(), train, held_out, n_held_out)
-                   for name, (kind, make, tweak, n_held_out) in VARIANTS.items()})
+                   for name, (kind, make, tweak, n_held_out) in variants.items()})
     seconds = {name: [] for name in epochs}
     for i in range(args.rounds):
         for name, epoch in epochs.items():
             seconds[name].append(epoch(bench.WARMUP + i))
     r["epoch_seconds"] = seconds
     r["ratios"] = {}
-    for name, (kind, *_) in VARIANTS.items():
+    for name, (kind, *_) in variants.items():
         ratios = [a / b for a, b in zip(seconds[name], seconds[kind])]
         r["ratios"][name] = bench.spread(ratios)
         s = r["ratios"][name]
         print(f"{name:45s} {s['median']:.3f} of the library's epoch ({s['min']:.3f}-{s['max']:.3f})")
-    for kind in ("dae", "classifier"):
+    for kind in kinds:
         print(f"library {kind} epoch: median {statistics.median(seconds[kind]):.2f} s")
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(r, indent=1) + "\n")

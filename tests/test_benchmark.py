@@ -129,11 +129,11 @@ def test_step_choices_reports_a_ratio_per_variant(monkeypatch, tmp_path):
     assert (tmp_path / "r.json").exists() and r["cpu"] == bench.cpu_facts()
 
 
-def test_the_variant_without_a_seed_axis_trains_the_same_numbers():
-    """The size-1 seed axis is only a layout: one seed traced without it must train the same parameters."""
+def library_and_variant_classifier_epochs(name: str) -> list:
+    """(params, metrics) after one classifier epoch of the library's step and of step_choices variant `name`."""
     n = 256
     x = jnp.asarray(bench.uniform(n, 0))
-    _, make, _, _ = step_choices.VARIANTS["classifier: no size-1 seed axis"]
+    _, make, _, _ = step_choices.VARIANTS[name]
     train = {"x": x, "y": jnp.asarray(bench.labels(n, 0))}
     held_out = {"x": x[:16], "y": jnp.asarray(bench.labels(16, 0))}
     results = []
@@ -141,10 +141,23 @@ def test_the_variant_without_a_seed_axis_trains_the_same_numbers():
         with context:
             w = workloads.classifier_workload()
         states, metrics = w.epoch(w.states, train, held_out, w.keys, 0)
-        results.append((states["params"], metrics))
+        results.append(jax.device_get((states["params"], metrics)))
+    return results
+
+
+def test_the_variant_without_a_seed_axis_trains_the_same_numbers():
+    """The size-1 seed axis is only a layout: one seed traced without it must train the same parameters."""
+    results = library_and_variant_classifier_epochs("classifier: no size-1 seed axis")
     assert jax.tree.map(jnp.shape, results[0]) == jax.tree.map(jnp.shape, results[1])
     for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
         np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-4, atol=1e-5)
+
+
+def test_the_gradient_barrier_changes_no_number():
+    """The barrier only orders the backward pass: without it (XLA copies the weights) the numbers are bitwise the
+    same."""
+    results = library_and_variant_classifier_epochs("classifier: weight copies (no gradient barrier)")
+    assert jax.tree.all(jax.tree.map(np.array_equal, *results))
 
 
 profile_spec = importlib.util.spec_from_file_location(
