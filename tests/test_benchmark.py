@@ -4,11 +4,14 @@ import gzip
 import importlib.util
 import json
 import pathlib
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import script_env
 
 spec = importlib.util.spec_from_file_location("bench", pathlib.Path(__file__).parents[1] / "benchmarks" / "run.py")
 bench = importlib.util.module_from_spec(spec)
@@ -176,7 +179,29 @@ def test_the_profile_sums_device_kernels_by_name_and_leaves_host_events_out(tmp_
     assert dict(profile_epoch.kernel_times(trace)) == {"gemm": [7.0, 2], "add": [1.5, 1]}
 
 
+def test_the_profile_counts_a_cpu_programs_operations_on_any_thread(tmp_path):
+    events = [{"ph": "X", "pid": 2, "name": "ynn_fusion.3", "dur": 5.0}, {"ph": "X", "pid": 3, "name": "ynn_fusion.3",
+              "dur": 1.0}, {"ph": "X", "pid": 2, "name": "ThunkExecutor::Execute", "dur": 9.0}]
+    trace = tmp_path / "t.trace.json.gz"
+    trace.write_bytes(gzip.compress(json.dumps(events).encode()))
+    hlo = "ENTRY %main {\n  %ynn_fusion.3 = f32[2]{0} fusion(%p), kind=kCustom\n  ROOT %t = (f32[2]) tuple(%x)\n}"
+    ops = profile_epoch.operation_names(hlo)
+    assert ops == {"ynn_fusion.3", "t"}
+    assert dict(profile_epoch.kernel_times(trace, ops)) == {"ynn_fusion.3": [6.0, 2]}
+
+
 def test_the_profile_traces_a_real_epoch():
     x = jnp.asarray(bench.uniform(256, 0))
-    seconds, totals = profile_epoch.profile(1, x, x[:16])
-    assert seconds > 0 and all(us >= 0 and n > 0 for us, n in totals.values())
+    seconds, totals, hlo = profile_epoch.profile(1, x, x[:16], "classifier")
+    assert seconds > 0 and "while" in hlo and all(us >= 0 and n > 0 for us, n in totals.values())
+
+
+def test_the_profile_script_names_the_cpu_programs_own_operations(tmp_path):
+    """On a CPU the script turns XLA's operation tracing on before JAX starts: what it lists are the compiled
+    program's instructions."""
+    out = subprocess.run([sys.executable, str(pathlib.Path(__file__).parents[1] / "benchmarks" / "profile_epoch.py"),
+                          "--workload", "classifier", "--examples", "512", "--top", "5", "--hlo", str(tmp_path / "p")],
+                         capture_output=True, text=True, env=script_env(), timeout=300)
+    assert out.returncode == 0, out.stderr
+    listed = [line.split()[-1] for line in out.stdout.splitlines() if line.startswith("  ")]
+    assert len(listed) == 5 and set(listed) <= profile_epoch.operation_names((tmp_path / "p").read_text())
