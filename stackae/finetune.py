@@ -221,7 +221,7 @@ def initial_members(cfg, data, method: Method, stack: Stack | None, seeds):
         graphdef, p, e = split_classifier(model, method)
         params.append(p)
         extras.append(e)
-    stack_trees = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)  # noqa: E731
+    stack_trees = jax.jit(lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees))
     return graphdef, stack_trees(params), (stack_trees(extras) if method.batch_norm else None), head_hashes
 
 
@@ -279,7 +279,6 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     graphdef, params, extra, head_hashes = initial_members(cfg, data, method, stack, plan.seeds)
     subset_hashes = [array_hash(*t, *v) for t, v in zip(train_pairs, valid_pairs)]
     repeat = lambda tree: jax.tree.map(lambda a: jnp.repeat(a, len(rates), axis=0), tree)  # noqa: E731
-    params, extra = repeat(params), (None if extra is None else repeat(extra))
     member_rates = jnp.asarray(np.tile(rates, len(plan.seeds)), jnp.float32)
     steps_per_epoch = n_labels // batch_size
     rounds = f.epochs if plan.steps is None else -(-plan.steps // plan.eval_every)
@@ -287,9 +286,14 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     frozen = (lambda path: not path.startswith("['head']")) if method.frozen_encoders else None
     make = lambda rate: make_optimizer(f.optimizer, rate, f.momentum, f.schedule, total_steps,  # noqa: E731
                                        f.clip_norm if method.clip else 0.0, frozen)
-    states = jax.vmap(lambda p, r, e: finetune_state(p, make(r), e))(params, member_rates, extra)
-    train_keys = repeat(jax.vmap(lambda key: jax.random.fold_in(key, 2000))(seed_keys(plan.seeds[0],
-                                                                                       len(plan.seeds))))
+
+    @jax.jit  # one program, not one per operation
+    def member_states(params, extra):
+        params, extra = repeat(params), (None if extra is None else repeat(extra))
+        keys = jax.vmap(lambda key: jax.random.fold_in(key, 2000))(seed_keys(plan.seeds[0], len(plan.seeds)))
+        return jax.vmap(lambda p, r, e: finetune_state(p, make(r), e))(params, member_rates, extra), repeat(keys)
+
+    states, train_keys = member_states(params, extra)
     states, start, history = resume_states(resume, states, log, f"{desc or method.name} at evaluation")
     states = replicate(states, mesh)
     loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None)

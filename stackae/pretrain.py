@@ -67,7 +67,10 @@ def dae_params(n_in: int, n_hidden: int, lc, keys):
 def restore_layer(out: pathlib.Path, k: int, n_in: int, cfg):
     """Parameters of finished layer k (0-based), stacked over seeds, from out/layer_<k+1>."""
     lc = layer_config(cfg, k)
-    return restore_tree(out / f"layer_{k + 1}", dae_params(n_in, cfg.layers[k], lc, seed_keys(cfg.seed, cfg.seeds)))
+    shapes = jax.eval_shape(lambda: dae_params(n_in, cfg.layers[k], lc, seed_keys(cfg.seed, cfg.seeds)))  # no draws
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return restore_tree(out / f"layer_{k + 1}",
+                        jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes))
 
 
 def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
@@ -134,13 +137,17 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     """Train DAE layer k (0-based) for all seeds; returns (graphdef, params stacked over seeds, record)."""
     lc = layer_config(cfg, k)
     n_in, n_hidden = train_a.shape[-1], cfg.layers[k]
-    keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
-    init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
     graphdef = dae_graphdef(n_in, n_hidden, lc)
-    params = dae_params(n_in, n_hidden, lc, init_keys)
     steps = lc.epochs * (train_a.shape[-2] // lc.batch_size)
     optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps)
-    states = jax.vmap(lambda p: init_train_state(p, optimizer))(params)
+
+    @jax.jit  # one program, not one per operation: compiling those took seconds on a GPU
+    def initial_states():
+        keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
+        init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
+        return jax.vmap(lambda p: init_train_state(p, optimizer))(dae_params(n_in, n_hidden, lc, init_keys)), train_keys
+
+    states, train_keys = initial_states()
     start, history = 0, []
     position = resume.latest_position() if resume is not None else None
     if position and position.get("layer") == k:
