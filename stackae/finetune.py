@@ -295,7 +295,7 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
 
     states, train_keys = member_states(params, extra)
     states, start, history = resume_states(resume, states, log, f"{desc or method.name} at evaluation")
-    states = replicate(states, mesh)
+    states, train_keys = replicate((states, train_keys), mesh)
     loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None)
     epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience),
                           data_axes=(train_axis, valid_axis), mesh=mesh,

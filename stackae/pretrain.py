@@ -154,7 +154,7 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
         states = resume.restore_state(position["step"], states)
         start, history = position["epoch"], position["history"]
         log(f"resuming layer {k + 1} at epoch {start + 1}")
-    states = replicate(states, mesh)
+    states, train_keys = replicate((states, train_keys), mesh)
     reconstruction = reconstruction_of(cfg, k)
     loss_fn, eval_fn = dae_loss(graphdef, lc, input_activation, reconstruction)
     probe_fn = dae_probe(graphdef, input_activation, lc.activation) if cfg.diagnostics else None
