@@ -290,12 +290,13 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     @jax.jit  # one program, not one per operation
     def member_states(params, extra):
         params, extra = repeat(params), (None if extra is None else repeat(extra))
-        keys = jax.vmap(lambda key: jax.random.fold_in(key, 2000))(seed_keys(plan.seeds[0], len(plan.seeds)))
-        return jax.vmap(lambda p, r, e: finetune_state(p, make(r), e))(params, member_rates, extra), repeat(keys)
+        return jax.vmap(lambda p, r, e: finetune_state(p, make(r), e))(params, member_rates, extra)
 
-    states, train_keys = member_states(params, extra)
+    states = member_states(params, extra)
+    train_keys = repeat(jax.vmap(lambda key: jax.random.fold_in(key, 2000))(seed_keys(plan.seeds[0],
+                                                                                       len(plan.seeds))))
     states, start, history = resume_states(resume, states, log, f"{desc or method.name} at evaluation")
-    states, train_keys = replicate((states, train_keys), mesh)
+    states = replicate(states, mesh)
     loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None)
     epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience),
                           data_axes=(train_axis, valid_axis), mesh=mesh,

@@ -141,20 +141,18 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     steps = lc.epochs * (train_a.shape[-2] // lc.batch_size)
     optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps)
 
-    @jax.jit  # one program, not one per operation: compiling those took seconds on a GPU
-    def initial_states():
-        keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
-        init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
-        return jax.vmap(lambda p: init_train_state(p, optimizer))(dae_params(n_in, n_hidden, lc, init_keys)), train_keys
-
-    states, train_keys = initial_states()
+    keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
+    init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
+    # one program, not one per operation (compiling those took seconds on a GPU)
+    states = jax.jit(lambda keys: jax.vmap(lambda p: init_train_state(p, optimizer))(
+        dae_params(n_in, n_hidden, lc, keys)))(init_keys)
     start, history = 0, []
     position = resume.latest_position() if resume is not None else None
     if position and position.get("layer") == k:
         states = resume.restore_state(position["step"], states)
         start, history = position["epoch"], position["history"]
         log(f"resuming layer {k + 1} at epoch {start + 1}")
-    states, train_keys = replicate((states, train_keys), mesh)
+    states = replicate(states, mesh)
     reconstruction = reconstruction_of(cfg, k)
     loss_fn, eval_fn = dae_loss(graphdef, lc, input_activation, reconstruction)
     probe_fn = dae_probe(graphdef, input_activation, lc.activation) if cfg.diagnostics else None
