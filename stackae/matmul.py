@@ -40,12 +40,15 @@ def _forward(x, w, precision):
     return contract_last_with_first(x, w, precision), (x, w)
 
 
-def _backward(precision, residuals, g):
-    x, w = residuals
+def dense_gradients(x, w, g, precision=None):
+    """(grad_x, grad_w) of x @ w for the output cotangent g, in no particular order."""
     lead = tuple(range(x.ndim - 1))
-    grad_x = matmul_transposed(g, w, precision)
-    grad_w = jax.lax.dot_general(x, g, ((lead, lead), ((), ())), precision=precision)
-    return jax.lax.optimization_barrier((grad_x, grad_w))  # grad_x reads w before any update writes it
+    return matmul_transposed(g, w, precision), jax.lax.dot_general(x, g, ((lead, lead), ((), ())), precision=precision)
+
+
+def _backward(precision, residuals, g):
+    # both leave together, so grad_x reads w before any update writes it
+    return jax.lax.optimization_barrier(dense_gradients(*residuals, g, precision))
 
 
 dense_matmul.defvjp(_forward, _backward)
