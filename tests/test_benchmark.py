@@ -205,3 +205,29 @@ def test_the_profile_script_names_the_cpu_programs_own_operations(tmp_path):
     assert out.returncode == 0, out.stderr
     listed = [line.split()[-1] for line in out.stdout.splitlines() if line.startswith("  ")]
     assert len(listed) == 5 and set(listed) <= profile_epoch.operation_names((tmp_path / "p").read_text())
+
+revisions_spec = importlib.util.spec_from_file_location(
+    "compare_revisions", pathlib.Path(__file__).parents[1] / "benchmarks" / "compare_revisions.py")
+compare_revisions = importlib.util.module_from_spec(revisions_spec)
+revisions_spec.loader.exec_module(compare_revisions)
+
+
+def test_two_revisions_are_timed_side_by_side_with_their_own_code(tmp_path):
+    modules = set(sys.modules.items())
+    r = compare_revisions.main(["HEAD~1", "HEAD", "--rounds", "2", "--examples", "256", "--held-out", "16",
+                                "--out", str(tmp_path / "r.json")])
+    head = subprocess.run(["git", "rev-parse", "HEAD", "HEAD~1"], capture_output=True, text=True,
+                          cwd=compare_revisions.REPO).stdout.split()
+    assert [r["commits"]["after"], r["commits"]["before"]] == head
+    for name in compare_revisions.WORKLOADS:
+        after, before = r["epoch_seconds"]["after"][name], r["epoch_seconds"]["before"][name]
+        assert len(after) == len(before) == 2 and min(after + before) > 0
+        assert r["summary"][name]["ratio"] == pytest.approx((after[0] / before[0] + after[1] / before[1]) / 2)
+    assert json.loads((tmp_path / "r.json").read_text())["summary"] == r["summary"]
+    assert {m for m in sys.modules.items() if compare_revisions._ours(m[0])} == \
+        {m for m in modules if compare_revisions._ours(m[0])}  # this checkout's modules are back
+
+
+def test_a_revision_that_is_no_commit_is_refused_in_one_sentence():
+    with pytest.raises(SystemExit, match="'no-such-revision' is not a commit"):
+        compare_revisions.main(["no-such-revision", "HEAD"])
