@@ -43,7 +43,9 @@ Matmul floor: the same epoch's matmuls (every step's, as counted above, and the 
 timed alone at its own shape in a compiled loop (`matmul_seconds`) and summed, right after the epoch: the
 epoch as nothing but XLA's matmuls, at the rate each shape really gets. stackae's share of the floor is what
 the rest of its step (update, activations, noise, loss) leaves; floor / PyTorch eager is about the most a step
-built on XLA's matmuls could reach against PyTorch on this CPU.
+built on XLA's matmuls could reach against PyTorch on this CPU. PyTorch's matmul floor times the same
+shapes with torch.matmul (torch_reference.py --floor): floor / PyTorch's floor compares the two matmul libraries
+alone, where a ratio below the target leaves no step built on XLA's matmuls a way to reach it.
 """
 
 import argparse
@@ -140,13 +142,18 @@ def matmul_seconds(m: int, k: int, n: int, seconds: float = 0.25) -> float:
     return mean_seconds(lambda: loop(a, b), seconds, min_calls=2) / MATMUL_LOOP
 
 
+def epoch_matmuls(shapes, batch: int, steps: int, n_held_out: int) -> list[list[int]]:
+    """[m, k, n, count] of every matmul shape of an epoch: `steps` training steps and the held-out forward pass."""
+    counts = collections.Counter(step_matmuls(shapes, batch) * steps)
+    counts.update([(n_held_out, a, b) for a, b in shapes] * (n_held_out > 0))
+    return [[*d, c] for d, c in counts.items()]
+
+
 def matmul_floor(shapes, batch: int, steps: int, n_held_out: int) -> float:
     """Seconds of an epoch's matmuls alone, each timed at its own shape: `steps` training steps and the
     held-out forward pass. What the epoch would take if it were nothing but XLA's matmuls (no update, no
     activation, no noise, no loss): a floor for any implementation of the step on this CPU's GEMM."""
-    counts = collections.Counter(step_matmuls(shapes, batch) * steps)
-    counts.update([(n_held_out, a, b) for a, b in shapes] * (n_held_out > 0))
-    return sum(c * matmul_seconds(*d) for d, c in counts.items())
+    return sum(c * matmul_seconds(m, k, n) for m, k, n, c in epoch_matmuls(shapes, batch, steps, n_held_out))
 
 
 def uniform(n: int, seed: int) -> np.ndarray:
@@ -295,13 +302,13 @@ def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats
     trained = n_train // w.batch_size * w.batch_size
     flop = len(w.keys) * epoch_flop(w.shapes, trained, n_held_out)
     fractions = [flop / s / g for s, g in zip(seconds[WARMUP:], gemm_rates)]
-    floor = len(w.keys) * matmul_floor(w.shapes, w.batch_size, trained // w.batch_size, n_held_out) \
-        if gemm is not None else None
+    matmuls = epoch_matmuls(w.shapes, w.batch_size, trained // w.batch_size, n_held_out)
+    floor = len(w.keys) * sum(c * matmul_seconds(m, k, n) for m, k, n, c in matmuls) if gemm is not None else None
     return {"examples": trained, "seconds": steady, "epoch_seconds": seconds, "compile_seconds": compile_s,
             "examples_per_s": trained / steady, "flop_per_example": train_flop(w.shapes),
             "flops_per_s": flop / steady, "gemm_probes": gemm_rates,
             "roofline_fraction": statistics.median(fractions) if fractions else None,
-            "floor_seconds": floor, "floor_examples_per_s": ratio(trained, floor)}
+            "floor_seconds": floor, "floor_examples_per_s": ratio(trained, floor), "matmuls": matmuls}
 
 
 def bench_seeds(sizes: Sizes, x, xv, gemm) -> dict:
@@ -354,14 +361,16 @@ def find_torch_python(given: str | None) -> str | None:
     return str(local) if local.exists() else None
 
 
-def bench_torch(python: str | None, sizes: Sizes, gemm_n: int) -> dict | None:
-    """Run torch_reference.py under `python`; its JSON, or None (with a printed note) if it cannot run."""
+def bench_torch(python: str | None, sizes: Sizes, gemm_n: int, matmuls: dict | None = None) -> dict | None:
+    """Run torch_reference.py under `python`; its JSON, or None (with a printed note) if it cannot run.
+    `matmuls` ({workload: epoch_matmuls}) has it time PyTorch's matmul floor of each workload too."""
     if python is None:
         print("note: no Python with torch found (pass --torch-python or set STACKAE_TORCH_PYTHON); "
               "skipping the PyTorch reference.")
         return None
     cmd = [python, str(HERE / "torch_reference.py"), "--examples", str(sizes.examples),
-           "--valid", str(sizes.valid), "--epochs", str(sizes.repeats), "--gemm", str(gemm_n), "--compile"]
+           "--valid", str(sizes.valid), "--epochs", str(sizes.repeats), "--gemm", str(gemm_n), "--compile"] + \
+        (["--floor", json.dumps(matmuls)] if matmuls else [])
     print(f"running the PyTorch reference: {' '.join(cmd)}", flush=True)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -463,11 +472,14 @@ def summarize_rounds(rounds: list[dict]) -> dict:
         compiled = [torch_of(x, f"{name}_compiled_examples_per_s") for x in rounds]
         r[f"{name}_flop_per_example"] = rounds[0][name]["flop_per_example"]
         floor = [x[name].get("floor_examples_per_s") for x in rounds]
+        torch_floor = [torch_of(x, f"{name}_floor_examples_per_s") for x in rounds]
         per_round.update({
             f"{name}_examples_per_s": ours,
             f"{name}_floor_examples_per_s": floor,
             f"{name}_floor_fraction": [ratio(a, b) for a, b in zip(ours, floor)],
             f"{name}_floor_vs_torch": [ratio(a, b) for a, b in zip(floor, eager)],
+            f"torch_{name}_floor_examples_per_s": torch_floor,
+            f"{name}_floor_vs_torch_floor": [ratio(a, b) for a, b in zip(floor, torch_floor)],
             f"{name}_flops_per_s": [x[name]["flops_per_s"] for x in rounds],
             f"{name}_roofline_fraction": [x[name]["roofline_fraction"] for x in rounds],
             f"torch_{name}_examples_per_s": eager,
@@ -498,7 +510,8 @@ def collect(args) -> dict:
         print(f"round {i + 1}: stackae pretraining and fine-tuning epochs, then the PyTorch reference", flush=True)
         pre = measure(dae_workload(1), x, xv, sizes.examples, sizes.valid, sizes.repeats, gemm)
         fine = bench_finetune(sizes, x, xv, gemm)
-        ref = None if args.skip_torch else bench_torch(torch_python, sizes, gemm_n)
+        ref = None if args.skip_torch else bench_torch(torch_python, sizes, gemm_n,
+                                                       {"pretrain": pre["matmuls"], "finetune": fine["matmuls"]})
         rounds.append({"pretrain": pre, "finetune": fine, "torch": ref})
     r.update(summarize_rounds(rounds))
     seeds = bench_seeds(sizes, x, xv, gemm)
@@ -565,7 +578,10 @@ def row_group(name: str, title: str, g) -> list:
             ("  PyTorch torch.compile", f"torch_{name}_compiled_examples_per_s", "examples/s", None),
             ("  stackae / PyTorch eager", f"{name}_vs_torch", "x", None),
             ("  stackae / torch.compile", f"{name}_vs_torch_compiled", "x", None),
-            ("  matmul floor / PyTorch eager", f"{name}_floor_vs_torch", "x (about the most a step could reach)", None)]
+            ("  matmul floor / PyTorch eager", f"{name}_floor_vs_torch", "x (about the most a step could reach)", None),
+            ("  PyTorch's matmul floor (same shapes)", f"torch_{name}_floor_examples_per_s", "examples/s", None),
+            ("  matmul floor / PyTorch's", f"{name}_floor_vs_torch_floor", "x (XLA's matmuls against PyTorch's)",
+             None)]
 
 
 def main():

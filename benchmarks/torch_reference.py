@@ -9,7 +9,9 @@ Each is a plain nn.Module / autograd loop over shuffled minibatches, followed by
 {"pretrain_examples_per_s": ..., "finetune_examples_per_s": ..., "torch_version": ..., ...}; with --gemm N
 also the FLOP/s of an N x N float32 matmul, to tell library GEMM speed from framework overhead; with --compile
 also both workloads with the model under torch.compile ("*_compiled_examples_per_s"; null and a note in
-"compile_error" where compiling fails, e.g. without a C compiler). Needs only torch; run it with any interpreter that has it (run.py calls it as a subprocess).
+"compile_error" where compiling fails, e.g. without a C compiler); with --floor (run.py passes each workload's
+matmul shapes) also "*_floor_examples_per_s", an epoch made of nothing but those matmuls, as run.py's matmul
+floor times XLA's. Needs only torch; run it with any interpreter that has it (run.py calls it as a subprocess).
 """
 
 import argparse
@@ -95,6 +97,28 @@ def gemm_flops_per_s(n, device, repeats=5):
     return 2 * n**3 / min(seconds)
 
 
+FLOOR_LOOP = 16  # matmuls per timed loop, new left operands each, as run.py's matmul_seconds
+
+
+def matmul_seconds(m, k, n, device, seconds=0.25):
+    """Seconds of one float32 (m x k) @ (k x n) torch.matmul into a reused output, a new left operand each time
+    (as run.py times XLA's), averaged over loops filling `seconds` after a warm-up loop."""
+    a, b, out = torch.randn(FLOOR_LOOP, m, k, device=device), torch.randn(k, n, device=device), None
+    calls, start = -FLOOR_LOOP, None
+    while start is None or time.perf_counter() - start < seconds:
+        for a_i in a:
+            out = torch.matmul(a_i, b, out=out)
+        sync(device)
+        calls += FLOOR_LOOP
+        start = start or time.perf_counter()
+    return (time.perf_counter() - start) / calls
+
+
+def floor_examples_per_s(matmuls, trained, device):
+    """Training examples/s of an epoch made of nothing but these matmuls ([m, k, n, count] each)."""
+    return trained / sum(c * matmul_seconds(m, k, n, device) for m, k, n, c in matmuls)
+
+
 def examples_per_s(model, loss_fn, lr, train, held_out, args, device, compiled=False):
     """Warm up for a few steps (compiling, if asked), then time `args.epochs` epochs; median examples/s."""
     model = model.to(device)
@@ -122,6 +146,8 @@ def main():
     parser.add_argument("--workloads", default="pretrain,finetune")
     parser.add_argument("--gemm", type=int, default=0, help="also time an N x N float32 matmul (0: skip)")
     parser.add_argument("--compile", action="store_true", help="also time both workloads under torch.compile")
+    parser.add_argument("--floor", type=json.loads, default={}, help="JSON {workload: [[m, k, n, count], ...]}: "
+                        "also time each workload's matmul floor, an epoch of nothing but those matmuls")
     args = parser.parse_args()
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))  # the cores this process may run on (taskset)
@@ -142,6 +168,9 @@ def main():
         make, loss_fn, lr, train, held_out = models[name]
         torch.manual_seed(0)
         out[f"{name}_examples_per_s"] = examples_per_s(make(), loss_fn, lr, train, held_out, args, device)
+        if name in args.floor:
+            trained = args.examples // args.batch_size * args.batch_size
+            out[f"{name}_floor_examples_per_s"] = floor_examples_per_s(args.floor[name], trained, device)
         if args.compile:
             torch.manual_seed(0)
             try:

@@ -67,7 +67,8 @@ def test_rounds_give_medians_with_their_spread_and_ratios_within_a_round():
                "torch": {"pretrain_examples_per_s": 50.0, "finetune_examples_per_s": 25.0, "gemm_flops_per_s": 3.0,
                          "pretrain_compiled_examples_per_s": None, "finetune_compiled_examples_per_s": 40.0}},
               {"pretrain": measured(300.0, 0.9, [3.0], floor=400.0), "finetune": measured(60.0, 0.6, [4.0]),
-               "torch": {"pretrain_examples_per_s": 200.0, "finetune_examples_per_s": 60.0, "gemm_flops_per_s": 5.0}},
+               "torch": {"pretrain_examples_per_s": 200.0, "finetune_examples_per_s": 60.0, "gemm_flops_per_s": 5.0,
+                         "pretrain_floor_examples_per_s": 320.0}},
               {"pretrain": measured(200.0, 0.85, [5.0]), "finetune": measured(70.0, 0.65, [6.0]), "torch": None}]
     r = bench.summarize_rounds(rounds)
     assert r["rounds"] == 3 and r["gemm_flops_per_s"] == 3.5
@@ -79,10 +80,25 @@ def test_rounds_give_medians_with_their_spread_and_ratios_within_a_round():
     assert r["pretrain_vs_torch_compiled"] is None and r["pretrain_vs_torch_compiled_spread"]["n"] == 0
     assert r["pretrain_floor_fraction"] == pytest.approx((0.8 + 0.75) / 2)  # per round 100/125, 300/400
     assert r["pretrain_floor_vs_torch"] == pytest.approx((2.5 + 2.0) / 2)  # per round 125/50, 400/200
-    assert r["finetune_floor_fraction"] is None
+    assert r["pretrain_floor_vs_torch_floor"] == pytest.approx(400.0 / 320.0)  # only round 2 timed both floors
+    assert r["finetune_floor_fraction"] is None and r["finetune_floor_vs_torch_floor"] is None
     assert "n/a" in bench.table(dict(r, device="cpu: x", jax_version="0", date="d", quick=True, cpu={}, gemm_size=8,
                                      diagnostics={"on_over_off": 1.0}, seeds_examples_per_s={},
                                      mnist_pipeline_data=None, mnist_pipeline_seconds=None, compile_seconds={}))
+
+
+def test_the_torch_reference_times_its_matmul_floor_at_the_shapes_it_is_given():
+    """torch_reference.py --floor: an epoch of nothing but the given matmuls (examples / summed seconds)."""
+    python = bench.find_torch_python(None)
+    if python is None:
+        pytest.skip("no Python with torch (benchmarks/.torch-venv); the reference is optional")
+    matmuls = {"pretrain": [[128, 784, 1000, 6], [16, 784, 1000, 1]]}
+    done = subprocess.run([python, str(pathlib.Path(bench.__file__).parent / "torch_reference.py"), "--examples",
+                           "300", "--valid", "16", "--workloads", "pretrain", "--floor", json.dumps(matmuls)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["pretrain_floor_examples_per_s"] > 0 and "finetune_floor_examples_per_s" not in out
 
 
 def test_cpu_facts_name_the_model_and_the_matmul_isa():
