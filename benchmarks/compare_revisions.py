@@ -55,9 +55,10 @@ def imported_from(tree: pathlib.Path):
     saved = {m: sys.modules.pop(m) for m in list(sys.modules) if _ours(m)}
     sys.path[:0] = [str(tree), str(tree / "benchmarks")]
     try:
-        run = importlib.import_module("run")
-        stackae = importlib.import_module("stackae")
-        assert pathlib.Path(stackae.__file__).is_relative_to(tree), stackae.__file__
+        run, stackae = importlib.import_module("run"), importlib.import_module("stackae")
+        for module in (run, stackae):  # not this checkout's, found further along sys.path
+            if not pathlib.Path(module.__file__).is_relative_to(tree):
+                raise ImportError(f"the revision has no {module.__name__} of its own")
         yield run
     finally:
         del sys.path[:2]
@@ -117,7 +118,14 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         trees = {side: pathlib.Path(tmp, side) for side in SIDES}
         commits = {side: export(getattr(args, side), trees[side]) for side in SIDES}
-        epochs = {side: warmed_epochs(trees[side], args.examples, args.held_out) for side in SIDES}
+        epochs = {}
+        for side in SIDES:
+            try:
+                epochs[side] = warmed_epochs(trees[side], args.examples, args.held_out)
+            except (ImportError, AttributeError, TypeError) as e:  # a revision older than run.py's workloads
+                raise SystemExit(f"error: revision {getattr(args, side)!r} cannot be timed ({type(e).__name__}: {e}); "
+                                 "compare revisions whose benchmarks/run.py has dae_workload and classifier_workload "
+                                 "(2026-11-23 on).") from None
     seconds = {side: {name: [] for name in WORKLOADS} for side in SIDES}
     for i in range(args.rounds):
         for name in WORKLOADS:

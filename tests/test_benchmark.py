@@ -247,3 +247,12 @@ def test_two_revisions_are_timed_side_by_side_with_their_own_code(tmp_path):
 def test_a_revision_that_is_no_commit_is_refused_in_one_sentence():
     with pytest.raises(SystemExit, match="'no-such-revision' is not a commit"):
         compare_revisions.main(["no-such-revision", "HEAD"])
+
+
+def test_a_revision_older_than_the_benchmark_workloads_is_refused_in_one_sentence():
+    added = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--", "benchmarks/run.py"],
+                           capture_output=True, text=True, cwd=compare_revisions.REPO).stdout.split()[-1]
+    modules = {m for m in sys.modules.items() if compare_revisions._ours(m[0])}
+    with pytest.raises(SystemExit, match=f"revision '{added}~1' cannot be timed"):
+        compare_revisions.main([f"{added}~1", "HEAD", "--rounds", "1", "--examples", "256", "--held-out", "16"])
+    assert {m for m in sys.modules.items() if compare_revisions._ours(m[0])} == modules
