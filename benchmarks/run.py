@@ -149,11 +149,11 @@ def epoch_matmuls(shapes, batch: int, steps: int, n_held_out: int) -> list[list[
     return [[*d, c] for d, c in counts.items()]
 
 
-def matmul_floor(shapes, batch: int, steps: int, n_held_out: int) -> float:
-    """Seconds of an epoch's matmuls alone, each timed at its own shape: `steps` training steps and the
-    held-out forward pass. What the epoch would take if it were nothing but XLA's matmuls (no update, no
-    activation, no noise, no loss): a floor for any implementation of the step on this CPU's GEMM."""
-    return sum(c * matmul_seconds(m, k, n) for m, k, n, c in epoch_matmuls(shapes, batch, steps, n_held_out))
+def matmul_floor(matmuls) -> float:
+    """Seconds of an epoch's matmuls (`epoch_matmuls`) alone, each timed at its own shape. What the epoch would
+    take if it were nothing but XLA's matmuls (no update, no activation, no noise, no loss): a floor for any
+    implementation of the step on this CPU's GEMM."""
+    return sum(c * matmul_seconds(m, k, n) for m, k, n, c in matmuls)
 
 
 def uniform(n: int, seed: int) -> np.ndarray:
@@ -303,7 +303,7 @@ def measure(w: Workload, train, held_out, n_train: int, n_held_out: int, repeats
     flop = len(w.keys) * epoch_flop(w.shapes, trained, n_held_out)
     fractions = [flop / s / g for s, g in zip(seconds[WARMUP:], gemm_rates)]
     matmuls = epoch_matmuls(w.shapes, w.batch_size, trained // w.batch_size, n_held_out)
-    floor = len(w.keys) * sum(c * matmul_seconds(m, k, n) for m, k, n, c in matmuls) if gemm is not None else None
+    floor = len(w.keys) * matmul_floor(matmuls) if gemm is not None else None
     return {"examples": trained, "seconds": steady, "epoch_seconds": seconds, "compile_seconds": compile_s,
             "examples_per_s": trained / steady, "flop_per_example": train_flop(w.shapes),
             "flops_per_s": flop / steady, "gemm_probes": gemm_rates,

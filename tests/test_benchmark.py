@@ -30,7 +30,7 @@ def test_the_matmul_floor_times_the_matmuls_the_flop_count_counts(shapes, count,
     dots = bench.step_matmuls(shapes, 128)
     assert len(dots) == count and sum(2 * m * k * n for m, k, n in dots) == 128 * bench.train_flop(shapes)
     monkeypatch.setattr(bench, "matmul_seconds", lambda m, k, n: m * k * n * 1e-12)
-    floor = bench.matmul_floor(shapes, 128, steps=7, n_held_out=50)
+    floor = bench.matmul_floor(bench.epoch_matmuls(shapes, 128, steps=7, n_held_out=50))
     assert floor == pytest.approx(bench.epoch_flop(shapes, 7 * 128, 50) / 2 * 1e-12)
 
 
