@@ -8,8 +8,8 @@ DAE layer, one seed) and its fine-tuning workload (the 784-1000-1000-1000-10 cla
 does. Then every round times one epoch of each workload for each revision, in alternating order, so that a
 drift in machine speed hits both. A round's ratio is AFTER's epoch seconds over BEFORE's (below 1: AFTER is
 faster); the median over rounds is printed with the min-max. Both revisions run under this interpreter, so they
-see the same jax, flax and optax. A revision needs run.py's `dae_workload`, `classifier_workload`, `timed`,
-`uniform` and `labels` (any since 2026-11-23).
+see the same jax, flax and optax. A revision needs run.py's `dae_workload`, `classifier_workload`, `uniform` and
+`labels` (any since 2026-11-23); the epochs are timed by this checkout's `run.epoch_timer`.
 """
 
 import argparse
@@ -67,27 +67,17 @@ def imported_from(tree: pathlib.Path):
         sys.modules.update(saved)
 
 
-def warmed_epochs(tree: pathlib.Path, examples: int, held_out: int) -> dict:
-    """{workload: a function timing one more epoch}, built, compiled and warmed up with `tree`'s code."""
+def warmed_epochs(tree: pathlib.Path, examples: int, held_out: int, epoch_timer) -> dict:
+    """{workload: a function timing one more epoch}, built, compiled and warmed up with `tree`'s code; the timing
+    is this checkout's `epoch_timer`, the same for both revisions."""
     import jax.numpy as jnp
 
     with imported_from(tree) as run:
         x, xv = jnp.asarray(run.uniform(examples, 0)), jnp.asarray(run.uniform(held_out, 1))
         labelled = ({"x": x, "y": jnp.asarray(run.labels(examples, 0))},
                     {"x": xv, "y": jnp.asarray(run.labels(held_out, 1))})
-        epochs = {}
-        for name, w, data in (("pretrain", run.dae_workload(1), (x, xv)),
-                              ("finetune", run.classifier_workload(), labelled)):
-            def epoch(i, w=w, data=data, box=[w.states], timed=run.timed):  # states are donated: keep the latest
-                def call():
-                    box[0], metrics = w.epoch(box[0], *data, w.keys, i)
-                    return box[0], metrics
-                return timed(call)
-
-            for i in range(run.WARMUP):
-                epoch(i)
-            epochs[name] = epoch
-        return epochs
+        return {"pretrain": epoch_timer(run.dae_workload(1), x, xv),
+                "finetune": epoch_timer(run.classifier_workload(), *labelled)}
 
 
 def summarize(seconds: dict) -> dict:
@@ -121,7 +111,7 @@ def main(argv=None) -> dict:
         epochs = {}
         for side in SIDES:
             try:
-                epochs[side] = warmed_epochs(trees[side], args.examples, args.held_out)
+                epochs[side] = warmed_epochs(trees[side], args.examples, args.held_out, run.epoch_timer)
             except (ImportError, AttributeError, TypeError) as e:  # a revision older than run.py's workloads
                 raise SystemExit(f"error: revision {getattr(args, side)!r} cannot be timed ({type(e).__name__}: {e}); "
                                  "compare revisions whose benchmarks/run.py has dae_workload and classifier_workload "

@@ -258,6 +258,22 @@ class Workload:
     batch_size: int
 
 
+def epoch_timer(w: Workload, train, held_out):
+    """A function timing one more epoch of `w`, after WARMUP compiling calls; it passes each epoch the states
+    the last one returned (they are donated)."""
+    box = [w.states]
+
+    def epoch(i):
+        def call():
+            box[0], metrics = w.epoch(box[0], train, held_out, w.keys, i)
+            return box[0], metrics
+        return timed(call)
+
+    for i in range(WARMUP):
+        epoch(i)
+    return epoch
+
+
 def dae_workload(n_seeds: int, diagnostics: bool = False, tweak=None) -> Workload:
     """Layer 1 of the MNIST config, for `n_seeds` seeds; with the training diagnostics or without;
     `tweak(cfg)` changes the config first."""

@@ -119,18 +119,8 @@ def build(kind: str, tweak, context, train, held_out, n_held_out):
     """A compiled, warmed-up epoch of `kind` under the variant's patches; a function timing one more epoch."""
     with context:
         w = bench.dae_workload(1, tweak=tweak) if kind == "dae" else bench.classifier_workload(tweak=tweak)
-        data = (train[kind], jax.tree.map(lambda a: a[:n_held_out], held_out[kind]) if n_held_out else held_out[kind])
-        box = [w.states]
-
-        def epoch(i):
-            def call():
-                box[0], metrics = w.epoch(box[0], *data, w.keys, i)
-                return box[0], metrics
-            return bench.timed(call)
-
-        for i in range(bench.WARMUP):
-            epoch(i)
-    return epoch
+        return bench.epoch_timer(w, train[kind], jax.tree.map(lambda a: a[:n_held_out], held_out[kind])
+                                 if n_held_out else held_out[kind])
 
 
 def main(argv=None):
