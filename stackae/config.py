@@ -74,6 +74,16 @@ def base_config() -> ml_collections.ConfigDict:
     f.dropout = 0.5  # dropout rate on hidden units, for methods with +dropout
     f.clip_norm = 1.0  # global gradient-norm bound, for methods with +clip
     f.bn_momentum = 0.9  # decay of batch norm's running statistics, for methods with +batch_norm
+    # semi-supervised remedies (+pseudo_label, +mean_teacher, +reconstruction); ramps in optimiser steps
+    f.unlabelled_batch_size = 128  # unlabelled minibatch per step, drawn from the whole training pool
+    f.pseudo_label_alpha_final = 3.0  # Lee 2013's alpha_f: weight of the pseudo-label cost after the ramp
+    f.pseudo_label_ramp_start = 200  # alpha is 0 before this step ...
+    f.pseudo_label_ramp_end = 1000  # ... and rises linearly to alpha_final at this step
+    f.mean_teacher_weight = 10.0  # weight of the consistency cost after its ramp-up
+    f.mean_teacher_ramp = 1000  # steps of the sigmoid-shaped ramp-up exp(-5 (1 - t)^2)
+    f.mean_teacher_ema = 0.99  # the teacher's moving-average decay
+    f.mean_teacher_noise = 0.3  # std of the Gaussian input noise, drawn apart for student and teacher
+    f.reconstruction_weight = 0.01  # weight of each layer's DAE reconstruction cost (one value or one per layer)
 
     a = c.autoencoder = ml_collections.ConfigDict()  # deep autoencoder: reconstruction fine-tuning
     a.optimizer = "sgd"
@@ -96,6 +106,7 @@ def base_config() -> ml_collections.ConfigDict:
     s.seeds_all_labels = 3  # seeds for the all-labels budget
     s.learning_rates = (0.01, 0.03, 0.1)  # fine-tuning grid; every method picks its rate on validation
     s.steps = 300  # optimiser steps per fine-tuning run (one value, or one per budget)
+    s.semi_supervised_steps = 1500  # the same for methods with a semi-supervised remedy (one value, or one per budget)
     s.eval_every = 25  # steps between validation evaluations, early stopping, best restore (or one per budget)
     s.valid_per_class = 0  # labelled validation examples per class; 0 = as many as the budget, at least 10
     s.batch_size = 32  # fine-tuning minibatch, capped at the labelled set's size (or one per budget)
@@ -258,12 +269,13 @@ def validate(cfg):
                 _check_value(key, leaf, v)
         elif key.startswith("sweep."):
             _check_sweep_key(key, leaf, value, default, cfg)
-        elif key != "layers":
+        elif key not in ("layers", "finetune.reconstruction_weight"):
             _check_type(key, value, default)
             _check_value(key, leaf, value)
     if cfg.autoencoder.decoders == "mirror" and SELF_APPLIED & set(activations_of(cfg)[:-1]):
         raise ConfigError("autoencoder.decoders='mirror' cannot mirror a prelu or rrelu layer (their slopes live in "
                           "the encoder); use autoencoder.decoders='recipe' or another activation.")
+    _check_semi_supervised(cfg)
     late = [e for e in cfg.autoencoder.rate_drop_epochs if e >= cfg.autoencoder.epochs]
     if late:
         raise ConfigError(f"autoencoder.rate_drop_epochs holds {late[0]}, but a drop after that many epochs never "
@@ -276,7 +288,23 @@ def validate(cfg):
                               f"preact_noise to 0 for layer {k + 1} or choose another activation for layer {k}.")
 
 
-PER_BUDGET_KEYS = ("steps", "eval_every", "batch_size")
+def _check_semi_supervised(cfg):
+    f = cfg.finetune
+    if f.pseudo_label_ramp_end < f.pseudo_label_ramp_start:
+        raise ConfigError(f"finetune.pseudo_label_ramp_end={f.pseudo_label_ramp_end} comes before "
+                          f"finetune.pseudo_label_ramp_start={f.pseudo_label_ramp_start}; the ramp must end at or "
+                          "after the step it starts.")
+    weights = f.reconstruction_weight
+    n = len(cfg.layers)
+    if isinstance(weights, (tuple, list)):
+        _range("finetune.reconstruction_weight", weights, len(weights) == n,
+               "one value (one layer)" if n == 1 else f"one value or {n} values (one per layer)")
+    for w in weights if isinstance(weights, (tuple, list)) else (weights,):
+        _check_type("finetune.reconstruction_weight", w, 0.0)
+        _range("finetune.reconstruction_weight", w, w >= 0, ">= 0")
+
+
+PER_BUDGET_KEYS = ("steps", "semi_supervised_steps", "eval_every", "batch_size")
 
 
 def _check_sweep_key(key, leaf, value, default, cfg):
@@ -343,6 +371,14 @@ def _check_value(key, leaf, v):
         "rate_drop_factor": lambda: _range(key, v, 0 < v <= 1, "in (0, 1]"),
         "seeds_all_labels": lambda: _range(key, v, v > 0, "> 0"),
         "valid_per_class": lambda: _range(key, v, v >= 0, ">= 0 (0 means as many as the budget, at least 10)"),
+        "unlabelled_batch_size": lambda: _range(key, v, v > 0, "> 0"),
+        "pseudo_label_alpha_final": lambda: _range(key, v, v >= 0, ">= 0"),
+        "pseudo_label_ramp_start": lambda: _range(key, v, v >= 0, ">= 0 (an optimiser step)"),
+        "pseudo_label_ramp_end": lambda: _range(key, v, v >= 0, ">= 0 (an optimiser step)"),
+        "mean_teacher_weight": lambda: _range(key, v, v >= 0, ">= 0"),
+        "mean_teacher_ramp": lambda: _range(key, v, v >= 0, ">= 0 (optimiser steps)"),
+        "mean_teacher_ema": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
+        "mean_teacher_noise": lambda: _range(key, v, v >= 0, ">= 0"),
     }
     if leaf in checks:
         checks[leaf]()

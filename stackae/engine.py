@@ -19,6 +19,7 @@ from stackae.diagnostics import gradient_stats
 from stackae.errors import ConfigError
 
 DATA_AXIS = "data"
+UNLABELLED_STREAM = 0x0A11  # folded into a seed's key: the unlabelled minibatch order, apart from the labelled one
 
 
 def device_mesh() -> Mesh | None:
@@ -89,8 +90,11 @@ def make_epoch(
     gradient_diagnostics: bool = False,
     probe_fn: Callable | None = None,
     rate_scale: np.ndarray | None = None,
+    unlabelled_batch_size: int = 0,
+    after_step: Callable | None = None,
 ):
-    """Compile one epoch for S seeds: `epoch(states, train, held_out, keys, epoch_index) -> (states, metrics)`.
+    """Compile one epoch for S seeds: `epoch(states, train, held_out, keys, epoch_index[, unlabelled]) ->
+    (states, metrics)`.
 
     loss_fn(params, batch, key) -> (loss, metrics); eval_fn(params, held_out) -> metrics (prefixed
     "valid_"); after_epoch(state, metrics, epoch_index) -> state (e.g. early stopping). `train` and
@@ -104,6 +108,12 @@ def make_epoch(
     is evaluated on the held-out data after the epoch, in the same program. `rate_scale[epoch_index]` (e.g.
     from `stackae.optim.rate_factors`) multiplies every update of that epoch: a drop of the learning rate that
     leaves the optimiser state as it is.
+
+    Semi-supervised steps: with `unlabelled_batch_size` U > 0, the epoch takes an `unlabelled` array (examples
+    first, shared by every seed; no labels) and each step's batch also holds "u", U of its rows from a stream of
+    permutations of its own, and "step", the global index of the optimiser step (for ramps).
+    after_step(params, extra, step) -> extra updates the untrained state after each optimiser step (e.g. a mean
+    teacher's moving average).
     """
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -112,16 +122,26 @@ def make_epoch(
             return batch
         return jax.lax.with_sharding_constraint(batch, NamedSharding(mesh, P(DATA_AXIS)))
 
-    def one_seed(state, train, held_out, key, epoch_index):
+    def one_seed(state, train, held_out, key, epoch_index, unlabelled=None):
         n = jax.tree.leaves(train)[0].shape[0]
         idx, first, step_key = round_indices(key, epoch_index, n, batch_size, steps_per_round)
         stateful = "extra" in state
         scale = None if rate_scale is None else jnp.asarray(rate_scale)[epoch_index]
+        global_first = epoch_index * idx.shape[0]
+        if unlabelled_batch_size:
+            u_idx = round_indices(jax.random.fold_in(key, UNLABELLED_STREAM), epoch_index, unlabelled.shape[0],
+                                  unlabelled_batch_size, idx.shape[0])[0]
+        else:
+            u_idx = jnp.zeros((idx.shape[0], 0), jnp.int32)
 
         def step(carry, xs):
             params, opt, extra = carry
-            i, idx_b = xs
-            batch = constrain(jax.tree.map(lambda a: a[idx_b], train))
+            i, idx_b, u_idx_b = xs
+            batch = jax.tree.map(lambda a: a[idx_b], train)
+            if unlabelled_batch_size:
+                batch = dict(constrain(dict(batch, u=unlabelled[u_idx_b])), step=global_first + i)
+            else:
+                batch = constrain(batch)
             step_rng = jax.random.fold_in(step_key, first + i)
             if stateful:
                 (loss, (metrics, extra)), grads = grad_fn(params, batch, step_rng, extra)
@@ -133,10 +153,13 @@ def make_epoch(
             metrics = dict(metrics, loss=loss)
             if gradient_diagnostics:
                 metrics.update(gradient_stats(grads, updates, params))
-            return (optax.apply_updates(params, updates), opt, extra), metrics
+            params = optax.apply_updates(params, updates)
+            if after_step is not None:
+                extra = after_step(params, extra, global_first + i)
+            return (params, opt, extra), metrics
 
         carry = (state["params"], state["opt"], state.get("extra"))
-        (params, opt, extra), metrics = jax.lax.scan(step, carry, (jnp.arange(idx.shape[0]), idx))
+        (params, opt, extra), metrics = jax.lax.scan(step, carry, (jnp.arange(idx.shape[0]), idx, u_idx))
         metrics = jax.tree.map(jnp.mean, metrics)
         finite = jnp.isfinite(metrics["loss"])
         ok = state["active"] & finite
@@ -159,8 +182,12 @@ def make_epoch(
             new = after_epoch(new, metrics, epoch_index)
         return new, metrics
 
-    batched = jax.vmap(one_seed, in_axes=(0, *data_axes, 0, None))
-    return jax.jit(batched, donate_argnums=(0,))
+    batched = jax.vmap(one_seed, in_axes=(0, *data_axes, 0, None, None))
+
+    def epoch(states, train, held_out, keys, epoch_index, unlabelled=None):
+        return batched(states, train, held_out, keys, epoch_index, unlabelled)
+
+    return jax.jit(epoch, donate_argnums=(0,))
 
 
 def check_batches(n_examples: int, batch_size: int, what: str, mesh: Mesh | None = None):

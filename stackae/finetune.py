@@ -16,7 +16,7 @@ import numpy as np
 from flax import nnx
 
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
-from stackae.config import activations_of, config_from_json
+from stackae.config import activations_of, config_from_json, layer_config
 from stackae.data import labelled_subset, load_dataset
 from stackae.diagnostics import activation_stats, gradient_warnings
 from stackae.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
@@ -26,11 +26,13 @@ from stackae.losses import classification_error, softmax_cross_entropy, weight_p
 from stackae.methods import Method, initialise_hidden, parse_method
 from stackae.models import StackedClassifier
 from stackae.optim import make_optimizer
-from stackae.pretrain import Stack, load_stack
+from stackae.pretrain import Stack, load_stack, reconstruction_of
+from stackae.semisupervised import SemiSupervised, teacher_after_step, unlabelled_costs
 from stackae.provenance import data_fingerprint
 from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
 from stackae.stats import finite_mean, mean_interval
 
+UNLABELLED_KEY = 0x5E31  # folded into a step's key for everything drawn on its unlabelled batch
 INIT_BATCH = 1000  # unlabelled training examples seen by the data-driven inits (LSUV, data-dependent)
 VALID_SEED_OFFSET = 7919  # the validation subset of seed s is drawn with seed s + this offset
 
@@ -121,10 +123,28 @@ def classifier(cfg, n_features: int, n_classes: int, key, method: Method | None 
     """The config's network for `method` (random kernels of the method's scheme, else He; its remedies on)."""
     method = method or parse_method(cfg.finetune.random_init)
     f = cfg.finetune
+    decoders = tuple(layer_config(cfg, k).tied for k in range(len(cfg.layers))) if method.reconstruction else None
     return StackedClassifier((n_features, *cfg.layers), n_classes, activation_names=activations_of(cfg),
                              init=method.init if method.init in INITS else "he", batch_norm=method.batch_norm,
                              dropout=f.dropout if method.dropout else 0.0, residual=method.residual,
-                             bn_momentum=f.bn_momentum, rngs=nnx.Rngs(key))
+                             bn_momentum=f.bn_momentum, decoders=decoders, rngs=nnx.Rngs(key))
+
+
+def semi_supervised_spec(cfg, method: Method) -> SemiSupervised | None:
+    """The unlabelled costs of `method` with the config's weights and ramps (None: a supervised method)."""
+    if not method.semi_supervised:
+        return None
+    f, n = cfg.finetune, len(cfg.layers)
+    weights = f.reconstruction_weight
+    weights = tuple(weights) if isinstance(weights, (tuple, list)) else (weights,) * n
+    noises = tuple((layer_config(cfg, k).noise, layer_config(cfg, k).noise_level) for k in range(n))
+    return SemiSupervised(
+        pseudo_label=method.pseudo_label, alpha_final=f.pseudo_label_alpha_final,
+        ramp_start=f.pseudo_label_ramp_start, ramp_end=f.pseudo_label_ramp_end,
+        mean_teacher=method.mean_teacher, consistency=f.mean_teacher_weight, consistency_ramp=f.mean_teacher_ramp,
+        ema_decay=f.mean_teacher_ema, teacher_noise=f.mean_teacher_noise,
+        reconstruction=method.reconstruction, layer_weights=weights, layer_noises=noises,
+        layer_losses=tuple(reconstruction_of(cfg, k) for k in range(n)))
 
 
 def split_classifier(model, method: Method):
@@ -140,43 +160,70 @@ def _merge(graphdef, params, extra):
     return nnx.merge(graphdef, fresh(params)) if extra is None else nnx.merge(graphdef, fresh(params), fresh(extra))
 
 
-def classifier_loss(graphdef, l2_weight: float, stateful: bool):
+def evaluated_model(graphdef, params, extra, mean_teacher: bool = False):
+    """The classifier a member is evaluated and kept as: itself, or its mean teacher (held in `extra`)."""
+    if mean_teacher:
+        return _merge(graphdef, extra["teacher"], extra.get("teacher_stats"))
+    return _merge(graphdef, params, extra)
+
+
+def classifier_loss(graphdef, l2_weight: float, stateful: bool, semi: SemiSupervised | None = None):
     """Softmax cross-entropy (+ L2 on kernels) and validation error/loss for one member. `stateful`: the model
-    carries batch-norm statistics, updated in training and read at evaluation."""
+    carries batch-norm statistics, updated in training and read at evaluation. `semi`: the batch also holds an
+    unlabelled minibatch "u" and the step index, whose costs are added; with a mean teacher, `extra` is
+    {"teacher", ["stats", "teacher_stats"]} and the teacher is what eval_fn evaluates. Batch-norm statistics
+    follow the labelled batches only (as in plain fine-tuning)."""
+    mean_teacher = semi is not None and semi.mean_teacher
 
     def loss_fn(params, batch, key, extra=None):
-        model = _merge(graphdef, params, extra)
+        stats = extra.get("stats") if mean_teacher else extra
+        model = _merge(graphdef, params, stats)
         logits = model(batch["x"], train=True, key=key)
         loss = softmax_cross_entropy(logits, batch["y"])
         kernels = [p for path, p in jax.tree.leaves_with_path(params) if "kernel" in jax.tree_util.keystr(path)]
         loss += weight_penalty(kernels, 0.0, l2_weight)
         metrics = {"error": classification_error(logits, batch["y"])}
-        return (loss, (metrics, nnx.state(model, nnx.BatchStat))) if stateful else (loss, metrics)
+        new_stats = nnx.state(model, nnx.BatchStat) if stats is not None else None
+        if semi is not None:
+            teacher = _merge(graphdef, extra["teacher"], extra.get("teacher_stats")) if mean_teacher else None
+            cost, semi_metrics = unlabelled_costs(model, teacher, batch["u"], batch["step"], semi,
+                                                  jax.random.fold_in(key, UNLABELLED_KEY))
+            loss += cost
+            metrics.update(semi_metrics)
+            if mean_teacher:
+                extra = dict(extra)
+                if "teacher_stats" in extra:
+                    extra["teacher_stats"] = nnx.state(teacher, nnx.BatchStat)
+                if stats is not None:
+                    extra["stats"] = new_stats
+                return loss, (metrics, extra)
+        return (loss, (metrics, new_stats)) if stateful else (loss, metrics)
 
     def eval_fn(params, held_out, extra=None):
-        logits = _merge(graphdef, params, extra)(held_out["x"])
+        logits = evaluated_model(graphdef, params, extra, mean_teacher)(held_out["x"])
         return {"error": classification_error(logits, held_out["y"]),
                 "loss": softmax_cross_entropy(logits, held_out["y"])}
 
     return loss_fn, eval_fn
 
 
-def classifier_probe(graphdef, activation_names):
+def classifier_probe(graphdef, activation_names, mean_teacher: bool = False):
     """probe_fn(params, held_out[, extra]): activation statistics of every hidden layer on held-out inputs."""
     def probe_fn(params, held_out, extra=None):
-        preactivations, outputs = _merge(graphdef, params, extra).hidden_trace(held_out["x"])
+        preactivations, outputs = evaluated_model(graphdef, params, extra, mean_teacher).hidden_trace(held_out["x"])
         return activation_stats(preactivations, outputs, activation_names)
     return probe_fn
 
 
-def early_stopping(patience: int):
+def early_stopping(patience: int, not_before: int = 0):
     """after_epoch hook: keep the best parameters by validation error; stop a member after `patience` bad
-    evaluations."""
+    evaluations, counted from evaluation `not_before` on (e.g. once a semi-supervised ramp is complete)."""
 
     def after_epoch(state, metrics, epoch_index):
         improved = state["active"] & (metrics["valid_error"] < state["best_error"])
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(improved, a, b), new, old)  # noqa: E731
-        bad = jnp.where(improved, 0, state["bad_epochs"] + state["active"].astype(jnp.int32))
+        counted = (state["active"] & (epoch_index >= not_before)).astype(jnp.int32)
+        bad = jnp.where(improved, 0, state["bad_epochs"] + counted)
         out = dict(
             state,
             best_params=keep(state["params"], state["best_params"]),
@@ -276,7 +323,15 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     valid, valid_axis = _member_data(valid_pairs, len(rates), shared=plan.valid_per_class is None)
     train, valid = replicate(train, mesh), replicate(valid, mesh)
 
+    semi = semi_supervised_spec(cfg, method)
+    unlabelled_batch = 0
+    if semi is not None:
+        unlabelled_batch = f.unlabelled_batch_size
+        check_batches(len(data.train_x), unlabelled_batch, "the unlabelled pool (finetune.unlabelled_batch_size)",
+                      mesh)
     graphdef, params, extra, head_hashes = initial_members(cfg, data, method, stack, plan.seeds)
+    if method.mean_teacher:  # the teacher starts as the student
+        extra = {"teacher": params} if extra is None else {"teacher": params, "stats": extra, "teacher_stats": extra}
     subset_hashes = [array_hash(*t, *v) for t, v in zip(train_pairs, valid_pairs)]
     repeat = lambda tree: jax.tree.map(lambda a: jnp.repeat(a, len(rates), axis=0), tree)  # noqa: E731
     member_rates = jnp.asarray(np.tile(rates, len(plan.seeds)), jnp.float32)
@@ -289,7 +344,7 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
 
     @jax.jit  # one program, not one per operation
     def member_states(params, extra):
-        params, extra = repeat(params), (None if extra is None else repeat(extra))
+        params, extra = repeat(params), (None if extra is None else jax.tree.map(jnp.copy, repeat(extra)))
         return jax.vmap(lambda p, r, e: finetune_state(p, make(r), e))(params, member_rates, extra)
 
     states = member_states(params, extra)
@@ -297,14 +352,21 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
                                                                                        len(plan.seeds))))
     states, start, history = resume_states(resume, states, log, f"{desc or method.name} at evaluation")
     states = replicate(states, mesh)
-    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None)
-    epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience),
+    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None, semi)
+    every = steps_per_epoch if plan.steps is None else plan.eval_every
+    not_before = 0 if semi is None else -(-semi.ramp_steps // every)
+    epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience, not_before),
                           data_axes=(train_axis, valid_axis), mesh=mesh,
                           steps_per_round=None if plan.steps is None else plan.eval_every,
                           gradient_diagnostics=cfg.diagnostics,
-                          probe_fn=classifier_probe(graphdef, activations_of(cfg)) if cfg.diagnostics else None)
+                          probe_fn=classifier_probe(graphdef, activations_of(cfg), method.mean_teacher)
+                          if cfg.diagnostics else None, unlabelled_batch_size=unlabelled_batch,
+                          after_step=teacher_after_step(f.mean_teacher_ema) if method.mean_teacher else None)
+    unlabelled = None if semi is None else replicate(jnp.asarray(data.train_x), mesh)
     log(f"fine-tuning {method.name} on {data.name}: {n_labels} labelled examples and {len(valid_pairs[0][0])} "
-        f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)")
+        f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)"
+        + ("" if semi is None else f"; unlabelled batches of {unlabelled_batch} from all {len(data.train_x)} "
+                                   "training examples"))
     where = desc or f"finetune-{method.name}"
     check = gradient_warnings("encoders.0.kernel", "head.kernel", where) if cfg.diagnostics else None
     epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds, None if plan.steps is None else plan.eval_every),
@@ -313,7 +375,8 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
                           epochs=rounds, every=cfg.checkpoint_every, step0=0, position={}, where=where,
                           learning_rate=rates if len(rates) > 1 else rates[0], rate_key="finetune.learning_rate",
-                          seed=[f"seed {s} (learning_rate={r})" for s in plan.seeds for r in rates], log=log)
+                          seed=[f"seed {s} (learning_rate={r})" for s in plan.seeds for r in rates], log=log,
+                          unlabelled=unlabelled)
     test = replicate({"x": jnp.asarray(data.test_x), "y": jnp.asarray(data.test_y)}, mesh)
     best_extra = states.get("best_extra")
     if best_extra is None:
@@ -322,14 +385,16 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
         test_metrics = jax.jit(jax.vmap(eval_fn, in_axes=(0, None, 0)))(states["best_params"], test, best_extra)
     host = jax.device_get({k: states[k] for k in ("best_error", "best_epoch", "epochs_run", "diverged")})
     test_error = np.asarray(test_metrics["error"], dtype=np.float64)
-    every = steps_per_epoch if plan.steps is None else plan.eval_every
+    best_params = states["best_params"]
+    if method.mean_teacher:  # the teacher is what is kept
+        best_params, best_extra = best_extra["teacher"], best_extra.get("teacher_stats")
     rows = [{"seed": int(seed), "learning_rate": float(rate), "valid_error": float(host["best_error"][m]),
              "test_error": float(test_error[m]), "best_eval": int(host["best_epoch"][m]) + 1,
              "evals": int(host["epochs_run"][m]), "best_step": (int(host["best_epoch"][m]) + 1) * every,
              "steps": int(host["epochs_run"][m]) * every, "diverged": bool(host["diverged"][m]),
              "subset_hash": subset_hashes[m // len(rates)], "head_hash": head_hashes[m // len(rates)]}
             for m, (seed, rate) in enumerate((s, r) for s in plan.seeds for r in rates)]
-    return FinetuneRun(method.name, rows, graphdef, states["best_params"], best_extra, epoch_log.history,
+    return FinetuneRun(method.name, rows, graphdef, best_params, best_extra, epoch_log.history,
                        time.perf_counter() - t0, n_labels, len(valid_pairs[0][0]))
 
 

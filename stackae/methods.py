@@ -1,7 +1,8 @@
 """Methods of a comparison, by name: how the hidden layers are initialised, plus remedies switched on with "+".
 
 "he", "lsuv", "dae+batch_norm", "he+dropout+clip": every method fine-tunes the same network (the config's
-`layers`) under the same head, optimiser and stopping rule; only what the name says differs.
+`layers`) under the same head, optimiser and stopping rule; only what the name says differs. The
+semi-supervised remedies (+pseudo_label, +mean_teacher, +reconstruction) also train on unlabelled minibatches.
 """
 
 import dataclasses
@@ -13,7 +14,8 @@ from stackae.inits import data_dependent, lsuv
 
 RANDOM_INITS = ("glorot", "he", "orthogonal", "lecun", "small_gaussian")
 INIT_METHODS = (*RANDOM_INITS, "lsuv", "data_dependent", "dae", "dae_linear_probe")
-REMEDIES = ("batch_norm", "dropout", "clip", "residual")
+SEMI_SUPERVISED = ("pseudo_label", "mean_teacher", "reconstruction")
+REMEDIES = ("batch_norm", "dropout", "clip", "residual", *SEMI_SUPERVISED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +28,14 @@ class Method:
     dropout: bool = False
     clip: bool = False
     residual: bool = False
+    pseudo_label: bool = False
+    mean_teacher: bool = False
+    reconstruction: bool = False
+
+    @property
+    def semi_supervised(self) -> bool:
+        """Trains on unlabelled minibatches beside the labelled ones."""
+        return self.pseudo_label or self.mean_teacher or self.reconstruction
 
     @property
     def pretrained(self) -> bool:
@@ -47,6 +57,12 @@ def parse_method(name: str) -> Method:
     for r in remedies:
         if r not in REMEDIES:
             raise ConfigError(f"unknown method '{name}': '{r}' is not a remedy; choose from {', '.join(REMEDIES)}.")
+    if "reconstruction" in remedies and init == "dae_linear_probe":
+        raise ConfigError(f"method '{name}' cannot train: +reconstruction trains the encoders jointly with their "
+                          "decoders, which the frozen linear probe keeps fixed; use dae+reconstruction.")
+    if "reconstruction" in remedies and "batch_norm" in remedies:
+        raise ConfigError(f"method '{name}' combines +reconstruction, which reconstructs each layer through its DAE "
+                          "encoder, with +batch_norm, which that encoder does not have; drop one of the two.")
     return Method(name, init, **{r: True for r in remedies})
 
 
@@ -64,3 +80,8 @@ def initialise_hidden(method: Method, model, x_bd, key, stack=None, stack_index=
             encoder.bias[...] = jnp.asarray(b[stack_index])
             if slope is not None:  # a prelu layer's learned slope
                 model.slopes[k][...] = jnp.asarray(slope[stack_index])
+        if model.decoder_biases is not None:  # +reconstruction keeps the pretrained decoders
+            for k, (bias, kernel) in enumerate(stack.decoders()):
+                model.decoder_biases[k][...] = jnp.asarray(bias[stack_index])
+                if kernel is not None:
+                    model.decoder_kernels[k][...] = jnp.asarray(kernel[stack_index])

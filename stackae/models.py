@@ -41,10 +41,11 @@ class DenoisingAutoencoder(nnx.Module):
 class StackedClassifier(nnx.Module):
     """Encoders stacked under a softmax (logits) head, with the remedies a method can switch on: batch
     normalisation after each hidden matmul (running statistics at evaluation), dropout on hidden units, and
-    residual connections between hidden layers of equal width."""
+    residual connections between hidden layers of equal width. `decoders` (one tied flag per layer) adds each
+    layer's DAE decoder, trained jointly on reconstruction (the +reconstruction remedy)."""
 
     def __init__(self, sizes, n_classes, *, activation_names, init="he", batch_norm=False, dropout=0.0,
-                 residual=False, bn_momentum=0.9, rngs):
+                 residual=False, bn_momentum=0.9, decoders=None, rngs):
         self.encoders = nnx.List(
             [nnx.Linear(a, b, kernel_init=kernel_init(init), dot_general=dense_dot_general, rngs=rngs)
              for a, b in zip(sizes[:-1], sizes[1:])]
@@ -57,6 +58,25 @@ class StackedClassifier(nnx.Module):
         self.slopes = _slopes(self.activation_names, sizes[1:])
         self.dropout = dropout
         self.skips = tuple(residual and k > 0 and a == b for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
+        self.decoder_biases = nnx.data(None if decoders is None else
+                                       nnx.List([nnx.Param(jnp.zeros((a,))) for a in sizes[:-1]]))
+        self.decoder_kernels = nnx.data(None if decoders is None else nnx.List(
+            [None if tied else nnx.Param(kernel_init(init)(rngs.params(), (b, a)))
+             for tied, a, b in zip(decoders, sizes[:-1], sizes[1:])]))
+
+    def encode_layer(self, k: int, x_bd, key=None):
+        """Layer k's DAE encoding of its input: the matmul and the nonlinearity (no batch norm, dropout or skip);
+        a key draws rrelu's random slopes."""
+        name = self.activation_names[k]
+        return apply_activation(name, self.encoders[k](x_bd), _slope(self.slopes, k),
+                                jax.random.fold_in(key, 1000 + k) if key is not None and name == "rrelu" else None)
+
+    def decode_preactivation(self, k: int, h_bh):
+        """Pre-activation of layer k's reconstruction units (tied: the encoder's kernel transposed)."""
+        kernel = self.decoder_kernels[k]
+        if kernel is None:
+            return matmul_transposed(h_bh, self.encoders[k].kernel[...]) + self.decoder_biases[k][...]
+        return dense_matmul(h_bh, kernel[...]) + self.decoder_biases[k][...]
 
     def hidden_trace(self, x_bd, *, train=False, key=None):
         """(pre-activations, outputs) of every hidden layer, bottom to top; a pre-activation is what the

@@ -190,6 +190,11 @@ class Stack:
         """Encoder kernels and biases of every layer, stacked over seeds: [(w_sdh, b_sh), ...]."""
         return [(p["encoder"]["kernel"][...], p["encoder"]["bias"][...]) for p in self.layers]
 
+    def decoders(self):
+        """Decoder biases and kernels (None where tied) of every layer, stacked over seeds: [(c_sd, v_shd), ...]."""
+        return [(p["decoder_bias"][...], None if p.get("decoder_kernel") is None else p["decoder_kernel"][...])
+                for p in self.layers]
+
     def slopes(self):
         """The learned slope of every prelu layer, stacked over seeds: [s_sh or None, ...]."""
         return [nnx.to_pure_dict(p).get("slope") for p in self.layers]

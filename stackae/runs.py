@@ -266,9 +266,9 @@ def report_early_stop(states, where: str, epoch: int, epochs: int, log):
 
 
 def train_epochs(epoch_fn, states, train, held_out, keys, epoch_log, resume, *, start, epochs, every, step0,
-                 position, where, learning_rate, rate_key, seed, log):
+                 position, where, learning_rate, rate_key, seed, log, unlabelled=None):
     """Run epochs start..epochs-1 of `epoch_fn`, checkpointing every `every` epochs (and at the end) when a
-    `resume` checkpointer is given (None: in memory only).
+    `resume` checkpointer is given (None: in memory only). `unlabelled`: the pool of a semi-supervised epoch.
 
     A newly diverged seed is reported; when all have diverged, DivergedError (the checkpoint keeps the last
     good state); when no seed is active any more (early stopping), stop and say so. On Ctrl-C the progress bar
@@ -277,7 +277,8 @@ def train_epochs(epoch_fn, states, train, held_out, keys, epoch_log, resume, *, 
     reported, stopped_at = np.zeros(np.shape(states["diverged"]), bool), None
     try:
         for epoch in range(start, epochs):
-            states, metrics = epoch_fn(states, train, held_out, keys, epoch)
+            states, metrics = (epoch_fn(states, train, held_out, keys, epoch) if unlabelled is None
+                               else epoch_fn(states, train, held_out, keys, epoch, unlabelled))
             epoch_log.push(epoch, metrics)
             if (epoch + 1) % every and epoch + 1 != epochs:
                 continue

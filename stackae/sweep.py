@@ -55,12 +55,14 @@ def pretraining_seeds(cfg) -> int:
     return max(len(seeds_for(cfg, b)) for b in cfg.sweep.labels_per_class)
 
 
-def plan_for(cfg, labels_per_class: int) -> Plan:
-    """The fine-tuning plan of a budget: its seeds, the realistic validation set, the grid and step budget."""
+def plan_for(cfg, labels_per_class: int, method: str | None = None) -> Plan:
+    """The fine-tuning plan of a budget (and method): its seeds, the realistic validation set, the grid and the
+    step budget of the method's family (semi-supervised methods: `sweep.semi_supervised_steps`)."""
     s = cfg.sweep
     at = list(s.labels_per_class).index(labels_per_class)
     per_budget = lambda v: v if isinstance(v, int) else v[at]  # noqa: E731
-    steps = per_budget(s.steps)
+    semi = method is not None and parse_method(method).semi_supervised
+    steps = per_budget(s.semi_supervised_steps if semi else s.steps)
     valid = (s.valid_per_class or max(labels_per_class, 10)) if labels_per_class else None
     return Plan(seeds_for(cfg, labels_per_class), labels_per_class, valid, tuple(s.learning_rates), steps,
                 min(per_budget(s.eval_every), steps), per_budget(s.batch_size))
@@ -69,7 +71,7 @@ def plan_for(cfg, labels_per_class: int) -> Plan:
 def run_cell(cfg, data, cell: Cell, stack=None, log=print) -> list[dict]:
     """Fine-tune one cell; its rows, with the learning rate each seed selects on validation marked."""
     run = finetune(cfg, data, cell.method, stack=stack if parse_method(cell.method).pretrained else None,
-                   plan=plan_for(cfg, cell.labels_per_class), log=log, desc=cell.name)
+                   plan=plan_for(cfg, cell.labels_per_class, cell.method), log=log, desc=cell.name)
     fingerprint = data_fingerprint(data)
     rows = [{"dataset": data.name, "data_hash": fingerprint.get("sha256", ""), "method": cell.method,
              "labels_per_class": cell.labels_per_class, "labels": run.labels_used, "valid_examples": run.valid_used,
