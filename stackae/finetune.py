@@ -272,6 +272,13 @@ def initial_members(cfg, data, method: Method, stack: Stack | None, seeds):
     return graphdef, stack_trees(params), (stack_trees(extras) if method.batch_norm else None), head_hashes
 
 
+def check_unlabelled(cfg, data, method: Method, mesh=None):
+    """One sentence when a semi-supervised method's unlabelled minibatch is larger than the pool."""
+    if method.semi_supervised:
+        check_batches(len(data.train_x), cfg.finetune.unlabelled_batch_size,
+                      f"the unlabelled pool of {method.name} (finetune.unlabelled_batch_size)", mesh)
+
+
 def array_hash(*arrays) -> str:
     """A short sha256 of arrays' bytes: equal hashes mean equal inputs (the sweep's pairing evidence)."""
     h = hashlib.sha256()
@@ -324,11 +331,8 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     train, valid = replicate(train, mesh), replicate(valid, mesh)
 
     semi = semi_supervised_spec(cfg, method)
-    unlabelled_batch = 0
-    if semi is not None:
-        unlabelled_batch = f.unlabelled_batch_size
-        check_batches(len(data.train_x), unlabelled_batch, "the unlabelled pool (finetune.unlabelled_batch_size)",
-                      mesh)
+    check_unlabelled(cfg, data, method, mesh)
+    unlabelled_batch = 0 if semi is None else f.unlabelled_batch_size
     graphdef, params, extra, head_hashes = initial_members(cfg, data, method, stack, plan.seeds)
     if method.mean_teacher:  # the teacher starts as the student
         extra = {"teacher": params} if extra is None else {"teacher": params, "stats": extra, "teacher_stats": extra}
@@ -462,6 +466,7 @@ def finetune_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = Fa
     plan = plan_from_config(cfg)
     for s in plan.seeds:  # one-sentence errors before anything is written
         labelled_subset(data.train_x, data.train_y, plan.labels_per_class, data.n_classes, s)
+    check_unlabelled(cfg, data, method)
     record_config(out, cfg)
     resume = ResumeCheckpoints(out / "state")
     run = finetune(cfg, data, method.name, stack=stack, plan=plan, resume=resume, log=log, desc=f"finetune-{init}")

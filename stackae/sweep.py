@@ -122,9 +122,36 @@ def from_csv(text: str) -> list[dict]:
     return rows
 
 
+def remedies_of(method: str) -> str:
+    """The part of a method name after its init, in a canonical order ("" for a bare init)."""
+    return "+".join(sorted(method.split("+")[1:]))
+
+
+def random_counterpart(method: str, methods) -> str | None:
+    """For a pretrained method, the first method of `methods` with the same remedies from a random or
+    data-driven init (dae+pseudo_label -> he+pseudo_label), else None."""
+    if not parse_method(method).pretrained:
+        return None
+    return next((m for m in methods if not parse_method(m).pretrained and remedies_of(m) == remedies_of(method)),
+                None)
+
+
+def paired_difference(by_seed: dict, method: str, other: str) -> dict:
+    """Test error of `method` minus `other` on their common seeds: mean, 95% interval, wins (seeds where
+    `method` is lower)."""
+    common = sorted(by_seed[method].keys() & by_seed[other].keys())
+    diffs = [by_seed[method][s]["test_error"] - by_seed[other][s]["test_error"] for s in common]
+    if not diffs:
+        return {"diff": None, "diff_ci95": None, "wins": None}
+    d = mean_interval(diffs)
+    return {"diff": d["mean"], "diff_ci95": d["ci95"], "wins": sum(x < 0 for x in diffs)}
+
+
 def summarize(rows: list[dict]) -> list[dict]:
-    """Per budget and method, over seeds (selected learning rate only): test error mean and 95% interval, and
-    the paired difference to the reference, the non-pretrained method with the lowest mean validation error."""
+    """Per budget and method, over seeds (selected learning rate only): test error mean and 95% interval, the
+    paired difference to the reference, the non-pretrained method with the lowest mean validation error, and
+    for a pretrained method the paired difference to the same remedies from a random init (`random_counterpart`):
+    does pretraining still pay on top of them?"""
     chosen = [r for r in rows if r["selected"]]
     out = []
     for budget in sorted({r["labels_per_class"] for r in chosen}, key=lambda b: b or float("inf")):
@@ -141,13 +168,15 @@ def summarize(rows: list[dict]) -> list[dict]:
                 "method": m, "test_error": test["mean"], "test_ci95": test["ci95"],
                 "seeds": test["n"], "valid_error": float(np.mean([r["valid_error"] for r in by_seed[m].values()])),
                 "learning_rates": sorted({r["learning_rate"] for r in by_seed[m].values()}),
-                "reference": reference, "diff": None, "diff_ci95": None, "wins": None}
+                "reference": reference, "diff": None, "diff_ci95": None, "wins": None, "counterpart": None,
+                "counterpart_diff": None, "counterpart_ci95": None, "counterpart_wins": None}
             if reference is not None and m != reference:
-                common = sorted(by_seed[m].keys() & by_seed[reference].keys())
-                diffs = [by_seed[m][s]["test_error"] - by_seed[reference][s]["test_error"] for s in common]
-                if diffs:
-                    d = mean_interval(diffs)
-                    entry.update(diff=d["mean"], diff_ci95=d["ci95"], wins=sum(x < 0 for x in diffs))
+                entry.update(paired_difference(by_seed, m, reference))
+            counterpart = random_counterpart(m, methods)
+            if counterpart is not None:
+                d = paired_difference(by_seed, m, counterpart)
+                entry.update(counterpart=counterpart, counterpart_diff=d["diff"], counterpart_ci95=d["diff_ci95"],
+                             counterpart_wins=d["wins"])
             out.append(entry)
     return out
 
@@ -179,4 +208,14 @@ def to_markdown(summary: list[dict]) -> str:
             lines.append(f"| {e['method']} | {_pct(e['test_error'], e['test_ci95'])} | {e['seeds']} | {diff} | "
                          f"{wins} | {_pct(e['valid_error'])} | {', '.join(f'{r:g}' for r in e['learning_rates'])} |")
         lines.append("")
+        pairs = [e for e in at if e["counterpart_diff"] is not None]
+        if pairs:
+            lines += ["Does pretraining still pay on top of the same remedies? Pretrained minus the same method from "
+                      "a random init, paired by seed (negative: pretraining better):", "",
+                      "| pretrained method | against | difference (paired) | wins |", "|---|---|---|---|"]
+            for e in pairs:
+                ci = "" if e["counterpart_ci95"] is None else f" ± {100 * e['counterpart_ci95']:.2f}"
+                lines.append(f"| {e['method']} | {e['counterpart']} | {100 * e['counterpart_diff']:+.2f}{ci} points | "
+                             f"{e['counterpart_wins']}/{e['seeds']} |")
+            lines.append("")
     return "\n".join(lines)

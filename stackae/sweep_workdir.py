@@ -9,6 +9,7 @@ from stackae.checkpoints import read_json, write_json
 from stackae.config import config_from_json
 from stackae.data import labelled_subset, load_dataset
 from stackae.errors import ConfigError
+from stackae.finetune import check_unlabelled
 from stackae.locks import RunInUseError, lock_run_dir
 from stackae.methods import parse_method
 from stackae.pretrain import load_stack, pretrain, reconstruction_of
@@ -34,7 +35,10 @@ def parse_shard(spec: str | None) -> tuple[int, int]:
 
 
 def check_budgets(cfg, data):
-    """One sentence, before anything is written, for a budget or validation size a class cannot supply."""
+    """One sentence, before anything is written, for a budget or validation size a class cannot supply, or an
+    unlabelled minibatch larger than the pool."""
+    for method in cfg.sweep.methods:
+        check_unlabelled(cfg, data, parse_method(method))
     for budget in cfg.sweep.labels_per_class:
         plan = plan_for(cfg, budget)
         for s in plan.seeds:

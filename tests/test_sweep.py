@@ -11,11 +11,13 @@ import pytest
 from conftest import ROOT, run_script, tree_snapshot
 from stackae.config import load_config
 from stackae.errors import ConfigError
-from stackae.sweep import cells, from_csv, mark_selected, shard, summarize
+from stackae.sweep import cells, from_csv, mark_selected, shard, summarize, to_markdown
 from stackae.sweep_workdir import parse_shard
 
-GRID = ["--config.layers=(24,16)", "--config.pretrain.epochs=2", "--config.sweep.methods=(he,dae,lsuv)",
+GRID = ["--config.layers=(24,16)", "--config.pretrain.epochs=2", "--config.sweep.methods=(he,dae,dae+pseudo_label)",
         "--config.sweep.labels_per_class=(3,)", "--config.sweep.seeds=2", "--config.sweep.steps=20",
+        "--config.sweep.semi_supervised_steps=30", "--config.finetune.pseudo_label_ramp_start=0",
+        "--config.finetune.pseudo_label_ramp_end=20", "--config.finetune.unlabelled_batch_size=64",
         "--config.sweep.eval_every=10", "--config.sweep.learning_rates=(0.03,0.1)"]
 
 
@@ -46,6 +48,20 @@ def test_selection_uses_validation_only_and_summary_pairs_by_seed():
     assert summary["dae"]["reference"] == "he"
     assert summary["dae"]["diff"] == pytest.approx(-0.02) and summary["dae"]["wins"] == 3
     assert summary["dae"]["diff_ci95"] == pytest.approx(0.0, abs=1e-12)  # the same difference on every seed
+    assert summary["dae"]["counterpart"] == "he" and summary["dae"]["counterpart_diff"] == pytest.approx(-0.02)
+
+
+def test_pretraining_on_top_of_a_remedy_is_paired_with_the_same_remedy_from_random_init():
+    rows = [dict(method=m, labels_per_class=10, labels=100, valid_examples=100, seed=s, learning_rate=0.1,
+                 valid_error=0.2, test_error=base + s / 100, diverged=False)
+            for m, base in (("he", 0.3), ("he+pseudo_label", 0.2), ("dae+pseudo_label", 0.15), ("dae", 0.25))
+            for s in (0, 1, 2)]
+    summary = {e["method"]: e for e in summarize(mark_selected(rows))}
+    assert summary["dae+pseudo_label"]["counterpart"] == "he+pseudo_label"
+    assert summary["dae+pseudo_label"]["counterpart_diff"] == pytest.approx(-0.05)
+    assert summary["dae+pseudo_label"]["counterpart_wins"] == 3
+    assert summary["dae"]["counterpart"] == "he" and summary["he+pseudo_label"]["counterpart"] is None
+    assert "| dae+pseudo_label | he+pseudo_label | -5.00 ± 0.00 points | 3/3 |" in to_markdown(list(summary.values()))
 
 
 def without_timing(path):
@@ -76,6 +92,8 @@ def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
     assert without_timing(killed / "sweep.csv") == without_timing(reference / "sweep.csv")
     rows = from_csv((reference / "sweep.csv").read_text())
     assert len(rows) == 3 * 1 * 2 * 2  # methods x budgets x seeds x learning rates
+    assert {r["method"]: r["steps"] for r in rows if r["seed"] == 0 and r["learning_rate"] == 0.1} == \
+        {"he": 20, "dae": 20, "dae+pseudo_label": 30}  # budgets per method family (nothing stops before its end)
     assert {r["valid_examples"] for r in rows} == {100}  # at least 10 per class
     for text in ("sweep.md", "sweep.png"):
         assert (reference / text).stat().st_size > 0
