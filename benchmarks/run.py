@@ -22,6 +22,9 @@ Workloads (MNIST config, stackae/configs/mnist.py; random data in [0, 1], no dow
   alternately, one after the other; the ratio of the median epoch times is the diagnostics' cost;
 - pipeline: 3 x 1000 layers x 15 pretraining epochs + 30 fine-tuning epochs through `stackae.pretrain.pretrain`
   and `stackae.finetune.finetune_run`, on synthetic MNIST-shaped data (or real MNIST with --mnist-data-dir).
+- semi-supervised (`--semi-supervised-only`): rounds of 100 steps of the 784-1000-1000-1000-10 classifier with
+  32 labelled and 128 unlabelled examples per step (pseudo-labels, mean teacher) against plain fine-tuning's
+  32, examples/s and each one's share of its matmul floor;
 - few labels (`--few-labels-only`): fine-tuning wall time for 100 labels x 5 seeds, 201 steps, evaluated after
   every 3-step epoch on the whole validation split against every 20 steps on 100 validation examples.
 Epochs are timed after WARMUP compiling calls; compile seconds = their excess over the median later epoch.
@@ -74,7 +77,9 @@ from stackae.checkpoints import read_json
 from stackae.config import CONFIGS_DIR, layer_config, load_config
 from stackae.data import Dataset
 from stackae.engine import init_train_state, make_epoch, seed_keys
-from stackae.finetune import Plan, classifier, classifier_loss, early_stopping, finetune, finetune_state
+from stackae.finetune import Plan, classifier, classifier_loss, early_stopping, finetune, finetune_state, \
+    semi_supervised_spec, teacher_after_step
+from stackae.methods import parse_method
 from stackae.optim import make_optimizer
 
 FINETUNE_MODULE = importlib.import_module("stackae.finetune")  # `stackae.finetune` is the in-memory function
@@ -469,6 +474,64 @@ def few_labels(quick: bool, rounds: int = 0) -> dict:
     return r
 
 
+SEMI_SUPERVISED = ("he", "he+pseudo_label", "he+mean_teacher")
+SEMI_LABELLED, SEMI_STEPS = 1000, 100  # labelled examples, optimiser steps per timed round
+
+
+def semi_supervised_workload(method: str) -> Workload:
+    """The MNIST-config classifier fine-tuned as `method` for one seed, in rounds of SEMI_STEPS steps of the
+    mnist_semisupervised batches (32 labelled; the config's unlabelled batch for a semi-supervised method)."""
+    cfg = load_config(str(CONFIGS_DIR / "mnist_semisupervised.py"))
+    f, m = cfg.finetune, parse_method(method)
+    graphdef = nnx.graphdef(nnx.eval_shape(lambda: classifier(cfg, N_FEATURES, N_CLASSES, jax.random.key(0), m)))
+    keys = seed_keys(0, 1)
+    params = jax.vmap(lambda k: nnx.state(classifier(cfg, N_FEATURES, N_CLASSES, k, m)))(keys)
+    opt = make_optimizer(f.optimizer, f.learning_rate, f.momentum)
+    extra = {"teacher": jax.tree.map(jnp.copy, params)} if m.mean_teacher else None
+    states = jax.vmap(lambda p, e: finetune_state(p, opt, e))(params, extra)
+    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None, semi_supervised_spec(cfg, m))
+    epoch = make_epoch(loss_fn, opt, 32, eval_fn, early_stopping(f.patience), steps_per_round=SEMI_STEPS,
+                       unlabelled_batch_size=f.unlabelled_batch_size if m.semi_supervised else 0,
+                       after_step=teacher_after_step(f.mean_teacher_ema) if m.mean_teacher else None)
+    sizes = (N_FEATURES, *cfg.layers, N_CLASSES)
+    return Workload(epoch, states, keys, tuple(zip(sizes[:-1], sizes[1:])), 32), \
+        f.unlabelled_batch_size if m.semi_supervised else 0
+
+
+def semi_supervised(quick: bool, rounds: int = 0) -> dict:
+    """Examples/s of a semi-supervised step (labelled + unlabelled batch) against plain fine-tuning's, and each
+    one's share of its matmul floor (the labelled and the unlabelled chain's training matmuls; a mean teacher's
+    extra forward pass of the unlabelled batch), rounds of the three methods alternated (default 3, --quick 1)."""
+    r = {**header(), "workload": f"784-1000-1000-1000-10, {SEMI_LABELLED} labels, {SEMI_STEPS} steps of 32 "
+                                 "labelled (+ unlabelled) examples per timed round, one seed"}
+    print(f"benchmarking semi-supervised steps on {r['device']} (jax {jax.__version__})", flush=True)
+    pool = jnp.asarray(uniform(6000 if quick else 60000, 2))
+    train = {"x": jnp.asarray(uniform(SEMI_LABELLED, 0)), "y": jnp.asarray(labels(SEMI_LABELLED, 0))}
+    held_out = {"x": jnp.asarray(uniform(100, 1)), "y": jnp.asarray(labels(100, 1))}
+    workloads = {m: semi_supervised_workload(m) for m in SEMI_SUPERVISED}
+    timers = {m: epoch_timer(dataclasses.replace(w, epoch=lambda s, t, h, k, i, w=w, u=u: w.epoch(s, t, h, k, i, pool)
+                                                 if u else w.epoch(s, t, h, k, i)), train, held_out)
+              for m, (w, u) in workloads.items()}
+    seconds = {m: [] for m in SEMI_SUPERVISED}
+    for i in range(rounds or (1 if quick else 3)):
+        for m in SEMI_SUPERVISED:
+            seconds[m].append(timers[m](WARMUP + i))
+    r["methods"] = {}
+    for m, (w, u) in workloads.items():
+        matmuls = [[*mkn, SEMI_STEPS] for mkn in step_matmuls(w.shapes, 32) + (step_matmuls(w.shapes, u) if u else [])]
+        if parse_method(m).mean_teacher:
+            matmuls += [[u, a, b, SEMI_STEPS] for a, b in w.shapes]  # the teacher's forward pass
+        matmuls += [[100, a, b, 1] for a, b in w.shapes]  # the held-out evaluation
+        floor, steady = matmul_floor(matmuls), statistics.median(seconds[m])
+        examples = SEMI_STEPS * (32 + u)
+        r["methods"][m] = {"round_seconds": seconds[m], "examples_per_s": examples / steady,
+                           "labelled_examples_per_s": SEMI_STEPS * 32 / steady, "floor_seconds": floor,
+                           "floor_fraction": floor / steady, "unlabelled_batch": u}
+        print(f"{m:<18} {examples / steady:8.0f} examples/s ({SEMI_STEPS * 32 / steady:6.0f} labelled/s), "
+              f"share of its matmul floor {floor / steady:.2f}, rounds {[round(v, 3) for v in seconds[m]]} s")
+    return r
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -615,8 +678,12 @@ def main():
                         help="only the pretraining epoch with and without diagnostics, alternated")
     parser.add_argument("--few-labels-only", action="store_true",
                         help="only the fine-tuning wall time with 100 labels x 5 seeds, two evaluation plans")
+    parser.add_argument("--semi-supervised-only", action="store_true",
+                        help="only the semi-supervised steps (pseudo-labels, mean teacher) against plain fine-tuning")
     args = parser.parse_args()
-    if args.few_labels_only:
+    if args.semi_supervised_only:
+        r = semi_supervised(args.quick, args.rounds)
+    elif args.few_labels_only:
         r = few_labels(args.quick, args.rounds)
     elif args.diagnostics_only:
         r = diagnostics_only(QUICK if args.quick else FULL)
