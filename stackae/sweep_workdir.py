@@ -148,8 +148,18 @@ def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str
     timing = ", ".join(f"{f'{b} per class' if b else 'all labels'} {sum(v.values()):.0f} s"
                        for b, v in per_budget.items())
     done = len({(r["method"], r["labels_per_class"]) for r in rows})
-    budgets = "; ".join(f"{f'{b} per class' if b else 'all labels'}: {p.steps} steps of batch {p.batch_size}, evaluated every "
-                        f"{p.eval_every}" for b, p in ((b, plan_for(cfg, b)) for b in s.labels_per_class))
+    semi = any(parse_method(m).semi_supervised for m in s.methods)
+
+    def steps(b):
+        semi_steps = plan_for(cfg, b, next(m for m in s.methods if parse_method(m).semi_supervised)).steps \
+            if semi else None
+        return f"{plan_for(cfg, b).steps}" + ("" if semi_steps is None else f" (semi-supervised methods {semi_steps})")
+
+    budgets = "; ".join(f"{f'{b} per class' if b else 'all labels'}: {steps(b)} steps of batch {p.batch_size}, "
+                        f"evaluated every {p.eval_every}" for b, p in ((b, plan_for(cfg, b)) for b in s.labels_per_class))
+    if semi:
+        f = cfg.finetune
+        budgets += f" ({f.unlabelled_batch_size} unlabelled examples per semi-supervised step)"
     return "\n".join([
         f"# Sweep: {cfg.dataset}, network {'-'.join(map(str, cfg.layers))}", "",
         f"{done} of {n_cells} cells finished. Seeds {s.seeds} per budget ({s.seeds_all_labels} with all labels); "
