@@ -184,10 +184,10 @@ def make_epoch(
 
     batched = jax.vmap(one_seed, in_axes=(0, *data_axes, 0, None, None))
 
-    def epoch(states, train, held_out, keys, epoch_index, unlabelled=None):
+    def compiled_epoch(states, train, held_out, keys, epoch_index, unlabelled=None):
         return batched(states, train, held_out, keys, epoch_index, unlabelled)
 
-    return jax.jit(epoch, donate_argnums=(0,))
+    return jax.jit(compiled_epoch, donate_argnums=(0,))
 
 
 def check_batches(n_examples: int, batch_size: int, what: str, mesh: Mesh | None = None):

@@ -58,7 +58,7 @@ def test_each_epoch_program_compiles_once_per_run(tmp_path, caplog):
     with jax.log_compiles(True), caplog.at_level(logging.WARNING):
         pretrain(cfg, tmp_path, log=lambda *_: None)
         finetune_run(cfg, tmp_path, log=lambda *_: None)
-    compiles = [r for r in caplog.records if r.getMessage().startswith("Compiling jit(one_seed)")]
+    compiles = [r for r in caplog.records if r.getMessage().startswith("Compiling jit(compiled_epoch)")]
     assert len(compiles) == len(cfg.layers) + 1
 
 
