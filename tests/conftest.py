@@ -10,8 +10,25 @@ import pytest
 # One JAX compilation cache for the whole session, set before jax is imported: the xdist workers, the scripts
 # they start and the notebook kernels inherit it, so a program compiled once (a resumed run's epoch, the tiny
 # config's layers) is not compiled again. The controller makes it and removes it at the end.
+CACHE_PREFIX = "stackae-test-jax-cache-"
+
+
+def remove_stale_caches():
+    """Remove the cache folders of earlier test sessions whose process is gone (a SIGKILLed pytest cannot)."""
+    for folder in pathlib.Path(tempfile.gettempdir()).glob(f"{CACHE_PREFIX}*"):
+        pid = folder.name[len(CACHE_PREFIX):].split("-")[0]
+        try:
+            os.kill(int(pid), 0)
+            continue  # its session is still running
+        except (ValueError, ProcessLookupError):  # an older name without a pid, or a dead process
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # a live process of another user
+            continue
+
+
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = OWN_CACHE = tempfile.mkdtemp(prefix="stackae-test-jax-cache-")
+    remove_stale_caches()
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = OWN_CACHE = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
 else:
