@@ -1,10 +1,10 @@
 """The suite's own JAX cache folders: a killed session's is removed by the next session, a live one's kept."""
 
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
-import pathlib
 
 from conftest import CACHE_PREFIX, remove_stale_caches
 
