@@ -17,8 +17,15 @@ def _finish(fig, path):
 
 
 def plot_sweep(summary: list[dict], path=None, title: str = ""):
-    """Test error against number of labels (log x), one line per method, 95% interval bands over seeds."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    """Test error against number of labels (log x), one line per method, 95% interval bands over seeds; beside
+    it, where the grid pairs a pretrained method with the same remedies from a random init, their paired
+    difference per budget with its 95% interval and a zero line (the bands overlap; the pairing shows)."""
+    pairs = [e for e in summary if e.get("counterpart_diff") is not None]
+    if pairs:
+        fig, (ax, diff_ax) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": (3, 2)})
+        _plot_paired_differences(diff_ax, pairs)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
     for method in dict.fromkeys(e["method"] for e in summary):
         at = sorted((e for e in summary if e["method"] == method), key=lambda e: e["labels"])
         x = np.array([e["labels"] for e in at])
@@ -27,12 +34,31 @@ def plot_sweep(summary: list[dict], path=None, title: str = ""):
         line, = ax.plot(x, y, marker="o", label=method, linestyle="-" if "dae" in method else "--")
         ax.fill_between(x, np.clip(y - ci, 0, 100), np.clip(y + ci, 0, 100), color=line.get_color(), alpha=0.15)
     ax.set_xscale("log")
+    budgets = sorted({e["labels"] for e in summary})
+    ax.set_xticks(budgets, [f"{b:,}" for b in budgets])
+    ax.minorticks_off()
     ax.set_xlabel("labelled training examples")
     ax.set_ylabel("test error (%)")
     ax.set_title(title or "test error vs labels (mean, 95% interval over seeds)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
     return _finish(fig, path)
+
+
+def _plot_paired_differences(ax, pairs: list[dict]):
+    """One row per pretrained method and budget: its test error minus its random-init counterpart's, paired
+    over seeds, with the 95% interval (a single seed: the point alone)."""
+    pairs = sorted(pairs, key=lambda e: (e["labels"], e["method"]))
+    y = np.arange(len(pairs))[::-1]
+    x = 100 * np.array([e["counterpart_diff"] for e in pairs])
+    ci = 100 * np.array([e["counterpart_ci95"] or 0.0 for e in pairs])
+    ax.errorbar(x, y, xerr=ci, fmt="o", capsize=3)
+    ax.axvline(0.0, color="black", linewidth=1)
+    ax.set_yticks(y, [f"{e['method']} − {e['counterpart']}, {e['labels']:,} labels" for e in pairs], fontsize=8)
+    ax.set_xlabel("paired difference in test error (points; < 0: pretraining better)")
+    ax.set_title("pretrained minus the same method from a random init")
+    ax.grid(True, axis="x", alpha=0.3)
 
 
 def image_tiles(images_nd, image_shape, columns: int = 10, path=None, title: str = ""):
