@@ -27,9 +27,9 @@ from stackae.methods import Method, initialise_hidden, parse_method
 from stackae.models import StackedClassifier
 from stackae.optim import make_optimizer
 from stackae.pretrain import Stack, load_stack, reconstruction_of
-from stackae.semisupervised import SemiSupervised, teacher_after_step, unlabelled_costs
 from stackae.provenance import data_fingerprint
 from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
+from stackae.semisupervised import SemiSupervised, teacher_after_step, unlabelled_costs
 from stackae.stats import finite_mean, mean_interval
 
 UNLABELLED_KEY = 0x5E31  # folded into a step's key for everything drawn on its unlabelled batch
