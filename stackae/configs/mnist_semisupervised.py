@@ -18,7 +18,8 @@ and a decaying rate). Mean teacher (Tarvainen & Valpola 2017): decay 0.99 throug
 0.999 after the ramp-up), Gaussian input noise 0.3 instead of their image translations, consistency weight 10
 after a 600-step ramp-up. Joint reconstruction: weight 0.01 per layer (the costs are sums over a layer's
 inputs, tens per example, against a cross-entropy below one). On the 2-core AVX-512 EPYC a semi-supervised cell
-(5 seeds x 3 learning rates, 2,000 steps) takes about a quarter of an hour.
+(5 seeds x 3 learning rates, 2,000 steps) took 15-28 minutes, sharing the cores with other work (docs/RESULTS.md);
+the whole grid is a run of several hours, resumable cell by cell.
 """
 
 from stackae.configs import mnist
