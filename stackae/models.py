@@ -33,9 +33,15 @@ class DenoisingAutoencoder(nnx.Module):
 
     def decode_preactivation(self, h_bh):
         """Pre-activation of the reconstruction units; tied layers reuse the one encoder matrix."""
-        if self.decoder_kernel is None:
-            return matmul_transposed(h_bh, self.encoder.kernel[...]) + self.decoder_bias[...]
-        return dense_matmul(h_bh, self.decoder_kernel[...]) + self.decoder_bias[...]
+        return decode_preactivation(h_bh, self.encoder.kernel, self.decoder_kernel, self.decoder_bias)
+
+
+def decode_preactivation(h_bh, encoder_kernel, decoder_kernel, decoder_bias):
+    """A DAE decoder's pre-activation: untied, its own kernel; tied (decoder_kernel None), the encoder's
+    transposed without a copy."""
+    if decoder_kernel is None:
+        return matmul_transposed(h_bh, encoder_kernel[...]) + decoder_bias[...]
+    return dense_matmul(h_bh, decoder_kernel[...]) + decoder_bias[...]
 
 
 class StackedClassifier(nnx.Module):
@@ -64,30 +70,29 @@ class StackedClassifier(nnx.Module):
             [None if tied else nnx.Param(kernel_init(init)(rngs.params(), (b, a)))
              for tied, a, b in zip(decoders, sizes[:-1], sizes[1:])]))
 
-    def encode_layer(self, k: int, x_bd, key=None):
-        """Layer k's DAE encoding of its input: the matmul and the nonlinearity (no batch norm, dropout or skip);
-        a key draws rrelu's random slopes."""
+    def activate(self, k: int, z_bh, key=None):
+        """Layer k's nonlinearity; a training key draws rrelu's random slopes."""
         name = self.activation_names[k]
-        return apply_activation(name, self.encoders[k](x_bd), _slope(self.slopes, k),
+        return apply_activation(name, z_bh, _slope(self.slopes, k),
                                 jax.random.fold_in(key, 1000 + k) if key is not None and name == "rrelu" else None)
+
+    def encode_layer(self, k: int, x_bd, key=None):
+        """Layer k's DAE encoding of its input: the matmul and the nonlinearity (no batch norm, dropout or skip)."""
+        return self.activate(k, self.encoders[k](x_bd), key)
 
     def decode_preactivation(self, k: int, h_bh):
         """Pre-activation of layer k's reconstruction units (tied: the encoder's kernel transposed)."""
-        kernel = self.decoder_kernels[k]
-        if kernel is None:
-            return matmul_transposed(h_bh, self.encoders[k].kernel[...]) + self.decoder_biases[k][...]
-        return dense_matmul(h_bh, kernel[...]) + self.decoder_biases[k][...]
+        return decode_preactivation(h_bh, self.encoders[k].kernel, self.decoder_kernels[k], self.decoder_biases[k])
 
     def hidden_trace(self, x_bd, *, train=False, key=None):
         """(pre-activations, outputs) of every hidden layer, bottom to top; a pre-activation is what the
         nonlinearity gets (after batch norm), an output what the next layer gets (after dropout and skip)."""
         preactivations, outputs = [], []
-        for k, (encoder, name) in enumerate(zip(self.encoders, self.activation_names)):
+        for k, encoder in enumerate(self.encoders):
             z = encoder(x_bd)
             if self.norms is not None:
                 z = self.norms[k](z, use_running_average=not train)
-            h = apply_activation(name, z, _slope(self.slopes, k),
-                                 jax.random.fold_in(key, 1000 + k) if train and name == "rrelu" else None)
+            h = self.activate(k, z, key if train else None)
             if train and self.dropout > 0:
                 keep = bernoulli(jax.random.fold_in(key, k), 1.0 - self.dropout, h.shape)
                 h = jnp.where(keep, h / (1.0 - self.dropout), 0.0)

@@ -23,19 +23,19 @@ from stackae.noise import corrupt, gaussian_noise
 class SemiSupervised:
     """Which unlabelled costs a method adds, and their weights and ramps (steps are global optimiser steps)."""
 
-    pseudo_label: bool = False
-    alpha_final: float = 3.0
-    ramp_start: int = 0
-    ramp_end: int = 0
-    mean_teacher: bool = False
-    consistency: float = 1.0
-    consistency_ramp: int = 0
-    ema_decay: float = 0.99
-    teacher_noise: float = 0.0
-    reconstruction: bool = False
-    layer_weights: tuple[float, ...] = ()
-    layer_noises: tuple[tuple[str, float], ...] = ()  # (noise kind, level) per layer, as pretrained
-    layer_losses: tuple[str, ...] = ()  # each layer's reconstruction loss, as pretrained
+    pseudo_label: bool
+    alpha_final: float
+    ramp_start: int
+    ramp_end: int
+    mean_teacher: bool
+    consistency: float
+    consistency_ramp: int
+    ema_decay: float
+    teacher_noise: float
+    reconstruction: bool
+    layer_weights: tuple[float, ...]
+    layer_noises: tuple[tuple[str, float], ...]  # (noise kind, level) per layer, as pretrained
+    layer_losses: tuple[str, ...]  # each layer's reconstruction loss, as pretrained
 
     @property
     def ramp_steps(self) -> int:
@@ -102,8 +102,9 @@ def reconstruction_cost(model, inputs, spec: SemiSupervised, key):
 
 
 def unlabelled_costs(student, teacher, u_bd, step, spec: SemiSupervised, key):
-    """(weighted sum of the unlabelled costs, metrics, the teacher after its forward pass) for one step:
-    `student` and `teacher` are classifiers (teacher None without a mean teacher), `u_bd` the unlabelled batch."""
+    """(weighted sum of the unlabelled costs, metrics) for one step: `student` and `teacher` are classifiers
+    (teacher None without a mean teacher; its batch-norm statistics, if any, are updated in place by its forward
+    pass), `u_bd` the unlabelled batch."""
     student_key, teacher_key, noise_key, recon_key = jax.random.split(key, 4)
     u_student = gaussian_noise(noise_key, u_bd, spec.teacher_noise) if spec.mean_teacher else u_bd
     _, outputs = student.hidden_trace(u_student, train=True, key=student_key)
