@@ -25,6 +25,9 @@ Workloads (MNIST config, stackae/configs/mnist.py; random data in [0, 1], no dow
 - semi-supervised (`--semi-supervised-only`): rounds of 100 steps of the 784-1000-1000-1000-10 classifier with
   32 labelled and 128 unlabelled examples per step (pseudo-labels, mean teacher) against plain fine-tuning's
   32, examples/s and each one's share of its matmul floor;
+- ladder (`--ladder-only`): rounds of 100 steps of the ladder network of `mnist_ladder.py` (784-1000-500-250-250-
+  250-10, 100 labelled + 100 unlabelled examples per step), examples/s and its share of its matmul floor, and
+  the shipped config's wall time per seed that implies;
 - few labels (`--few-labels-only`): fine-tuning wall time for 100 labels x 5 seeds, 201 steps, evaluated after
   every 3-step epoch on the whole validation split against every 20 steps on 100 validation examples.
 Epochs are timed after WARMUP compiling calls; compile seconds = their excess over the median later epoch.
@@ -78,7 +81,8 @@ from stackae.config import CONFIGS_DIR, layer_config, load_config
 from stackae.data import Dataset
 from stackae.engine import init_train_state, make_epoch, seed_keys
 from stackae.finetune import Plan, classifier, classifier_loss, early_stopping, finetune, finetune_state, \
-    semi_supervised_spec, teacher_after_step
+    ladder_spec, semi_supervised_spec, split_classifier, teacher_after_step
+from stackae.ladder import ladder_loss
 from stackae.methods import parse_method
 from stackae.optim import make_optimizer
 
@@ -532,6 +536,54 @@ def semi_supervised(quick: bool, rounds: int = 0) -> dict:
     return r
 
 
+LADDER_STEPS = 100  # optimiser steps per timed round
+
+
+def ladder(quick: bool, rounds: int = 0) -> dict:
+    """Examples/s of the ladder's step (labelled + unlabelled batch of mnist_ladder.py, one seed) and its share of
+    its matmul floor: the training matmuls of the corrupted labelled chain and of both unlabelled chains (the
+    clean one is a target with its gradient), the clean labelled chain's forward pass (its batch statistics),
+    the decoder's vertical chain; rounds default 3, --quick 1."""
+    cfg = load_config(str(CONFIGS_DIR / "mnist_ladder.py"))
+    f, m = cfg.finetune, parse_method("ladder")
+    labelled, unlabelled = cfg.sweep.batch_size, f.unlabelled_batch_size
+    sizes = (N_FEATURES, *cfg.layers, N_CLASSES)
+    r = {**header(), "workload": f"{'-'.join(map(str, sizes))} ladder, {LADDER_STEPS} steps of {labelled} labelled "
+                                 f"+ {unlabelled} unlabelled examples per timed round, one seed"}
+    print(f"benchmarking the ladder's step on {r['device']} (jax {jax.__version__})", flush=True)
+    keys = seed_keys(0, 1)
+    graphdef, params, stats = split_classifier(classifier(cfg, N_FEATURES, N_CLASSES, jax.random.key(0), m), m)
+    params, stats = (jax.tree.map(lambda a: a[None], t) for t in (params, stats))
+    opt = make_optimizer("adam", cfg.ladder.learning_rate, 0.0, "linear_tail", cfg.sweep.ladder_steps,
+                         decay_start=cfg.ladder.decay_start)
+    states = jax.vmap(lambda p, e: finetune_state(p, opt, e))(params, stats)
+    loss_fn, eval_fn = ladder_loss(graphdef, ladder_spec(cfg, m))
+    epoch = make_epoch(loss_fn, opt, labelled, eval_fn, early_stopping(f.patience), steps_per_round=LADDER_STEPS,
+                       unlabelled_batch_size=unlabelled)
+    shapes = tuple(zip(sizes[:-1], sizes[1:]))
+    pool = jnp.asarray(uniform(6000 if quick else 50000, 2))
+    train = {"x": jnp.asarray(uniform(1000, 0)), "y": jnp.asarray(labels(1000, 0))}
+    held_out = {"x": jnp.asarray(uniform(1000, 1)), "y": jnp.asarray(labels(1000, 1))}
+    w = Workload(lambda s, t, h, k, i: epoch(s, t, h, k, i, pool), states, keys, shapes, labelled)
+    timer = epoch_timer(w, train, held_out)
+    seconds = [timer(WARMUP + i) for i in range(rounds or (1 if quick else 3))]
+    vertical = tuple((b, a) for a, b in reversed(shapes))  # top-down, the top softmax's estimate first
+    matmuls = [[*mkn, LADDER_STEPS] for mkn in step_matmuls(shapes, labelled) + 2 * step_matmuls(shapes, unlabelled)
+               + step_matmuls(vertical, unlabelled) + [(unlabelled, vertical[0][1], vertical[0][0])]]
+    matmuls += [[labelled, a, b, LADDER_STEPS] for a, b in shapes]  # the clean labelled pass
+    matmuls += [[1000, a, b, 1] for a, b in shapes]  # the held-out evaluation
+    floor, steady = matmul_floor(matmuls), statistics.median(seconds)
+    examples = LADDER_STEPS * (labelled + unlabelled)
+    per_seed = cfg.sweep.ladder_steps / LADDER_STEPS * steady
+    r.update(round_seconds=seconds, examples_per_s=examples / steady, floor_seconds=floor,
+             floor_fraction=floor / steady, shipped_steps=cfg.sweep.ladder_steps,
+             shipped_seconds_per_seed=per_seed)
+    print(f"ladder {examples / steady:8.0f} examples/s, share of its matmul floor {floor / steady:.2f}, rounds "
+          f"{[round(v, 3) for v in seconds]} s; mnist_ladder.py's {cfg.sweep.ladder_steps} steps: "
+          f"{per_seed / 3600:.1f} h per seed")
+    return r
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -680,8 +732,12 @@ def main():
                         help="only the fine-tuning wall time with 100 labels x 5 seeds, two evaluation plans")
     parser.add_argument("--semi-supervised-only", action="store_true",
                         help="only the semi-supervised steps (pseudo-labels, mean teacher) against plain fine-tuning")
+    parser.add_argument("--ladder-only", action="store_true",
+                        help="only the ladder network's step and the shipped ladder config's wall time per seed")
     args = parser.parse_args()
-    if args.semi_supervised_only:
+    if args.ladder_only:
+        r = ladder(args.quick, args.rounds)
+    elif args.semi_supervised_only:
         r = semi_supervised(args.quick, args.rounds)
     elif args.few_labels_only:
         r = few_labels(args.quick, args.rounds)

@@ -85,6 +85,13 @@ def base_config() -> ml_collections.ConfigDict:
     f.mean_teacher_noise = 0.3  # std of the Gaussian input noise, drawn apart for student and teacher
     f.reconstruction_weight = 0.01  # weight of each layer's DAE reconstruction cost (one value or one per layer)
 
+    d = c.ladder = ml_collections.ConfigDict()  # the ladder network and its Gamma model (methods ladder, gamma)
+    d.noise_std = 0.3  # std of the Gaussian noise added to the input and to every normalised layer (corrupted path)
+    d.denoising_weights = (1000.0, 10.0, 0.1, 0.1)  # lambda per layer: input, each hidden layer, top (softmax)
+    d.gamma_weight = 0.5  # the Gamma model's lambda on the top layer (its only denoising cost)
+    d.learning_rate = 0.002  # Adam, as the paper; plain runs (the sweep uses sweep.ladder_learning_rates)
+    d.decay_start = 0.67  # fraction of training after which the rate decays linearly to 0
+
     a = c.autoencoder = ml_collections.ConfigDict()  # deep autoencoder: reconstruction fine-tuning
     a.optimizer = "sgd"
     a.learning_rate = 0.01
@@ -107,8 +114,11 @@ def base_config() -> ml_collections.ConfigDict:
     s.learning_rates = (0.01, 0.03, 0.1)  # fine-tuning grid; every method picks its rate on validation
     s.steps = 300  # optimiser steps per fine-tuning run (one value, or one per budget)
     s.semi_supervised_steps = 1500  # the same for methods with a semi-supervised remedy (one value, or one per budget)
+    s.ladder_steps = 1500  # the same for the ladder network and the Gamma model (one value, or one per budget)
+    s.ladder_learning_rates = (0.002,)  # their Adam grid, chosen on validation as the others
     s.eval_every = 25  # steps between validation evaluations, early stopping, best restore (or one per budget)
     s.valid_per_class = 0  # labelled validation examples per class; 0 = as many as the budget, at least 10
+    s.cell_checkpoint_every = 0  # evaluations between a cell's resume checkpoints; 0: a killed cell starts again
     s.batch_size = 32  # fine-tuning minibatch, capped at the labelled set's size (or one per budget)
     return c
 
@@ -276,6 +286,8 @@ def validate(cfg):
         raise ConfigError("autoencoder.decoders='mirror' cannot mirror a prelu or rrelu layer (their slopes live in "
                           "the encoder); use autoencoder.decoders='recipe' or another activation.")
     _check_semi_supervised(cfg)
+    if any(parse_method(m).ladder_network for m in cfg.sweep.methods):
+        check_ladder(cfg)
     late = [e for e in cfg.autoencoder.rate_drop_epochs if e >= cfg.autoencoder.epochs]
     if late:
         raise ConfigError(f"autoencoder.rate_drop_epochs holds {late[0]}, but a drop after that many epochs never "
@@ -304,7 +316,15 @@ def _check_semi_supervised(cfg):
         _range("finetune.reconstruction_weight", w, w >= 0, ">= 0")
 
 
-PER_BUDGET_KEYS = ("steps", "semi_supervised_steps", "eval_every", "batch_size")
+def check_ladder(cfg):
+    """One sentence when the ladder's lambdas do not match the network (one per layer: input, hidden, top)."""
+    weights, n = cfg.ladder.denoising_weights, len(cfg.layers) + 2
+    _range("ladder.denoising_weights", weights, len(weights) == n,
+           f"{n} values, one per layer of the ladder (the input, the {len(cfg.layers)} hidden layers of "
+           f"layers={tuple(cfg.layers)}, the top)")
+
+
+PER_BUDGET_KEYS = ("steps", "semi_supervised_steps", "ladder_steps", "eval_every", "batch_size")
 
 
 def _check_sweep_key(key, leaf, value, default, cfg):
@@ -325,7 +345,7 @@ def _check_sweep_key(key, leaf, value, default, cfg):
     elif leaf == "labels_per_class":
         _range(key, value, all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value),
                "a tuple of ints >= 0 (0 means all labels)")
-    elif leaf == "learning_rates":
+    elif leaf in ("learning_rates", "ladder_learning_rates"):
         _range(key, value, all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value),
                "a tuple of numbers > 0")
     else:
@@ -370,6 +390,7 @@ def _check_value(key, leaf, v):
                                            "a tuple of increasing epoch counts > 0"),
         "rate_drop_factor": lambda: _range(key, v, 0 < v <= 1, "in (0, 1]"),
         "seeds_all_labels": lambda: _range(key, v, v > 0, "> 0"),
+        "cell_checkpoint_every": lambda: _range(key, v, v >= 0, ">= 0 (0: no checkpoints within a cell)"),
         "valid_per_class": lambda: _range(key, v, v >= 0, ">= 0 (0 means as many as the budget, at least 10)"),
         "unlabelled_batch_size": lambda: _range(key, v, v > 0, "> 0"),
         "pseudo_label_alpha_final": lambda: _range(key, v, v >= 0, ">= 0"),
@@ -379,6 +400,11 @@ def _check_value(key, leaf, v):
         "mean_teacher_ramp": lambda: _range(key, v, v >= 0, ">= 0 (optimiser steps)"),
         "mean_teacher_ema": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
         "mean_teacher_noise": lambda: _range(key, v, v >= 0, ">= 0"),
+        "noise_std": lambda: _range(key, v, v >= 0, ">= 0"),
+        "denoising_weights": lambda: _range(key, v, all(isinstance(w, (int, float)) and not isinstance(w, bool)
+                                                        and w >= 0 for w in v), "a tuple of numbers >= 0"),
+        "gamma_weight": lambda: _range(key, v, v >= 0, ">= 0"),
+        "decay_start": lambda: _range(key, v, 0 <= v <= 1, "in [0, 1]"),
     }
     if leaf in checks:
         checks[leaf]()

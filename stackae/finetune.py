@@ -16,12 +16,13 @@ import numpy as np
 from flax import nnx
 
 from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
-from stackae.config import activations_of, config_from_json, layer_config
+from stackae.config import activations_of, check_ladder, config_from_json, layer_config
 from stackae.data import labelled_subset, load_dataset
 from stackae.diagnostics import activation_stats, gradient_warnings
 from stackae.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
 from stackae.errors import CheckpointError, ConfigError
 from stackae.inits import INITS
+from stackae.ladder import LadderNetwork, LadderSpec, ladder_loss
 from stackae.losses import classification_error, softmax_cross_entropy, weight_penalty
 from stackae.methods import Method, initialise_hidden, parse_method
 from stackae.models import StackedClassifier
@@ -55,10 +56,12 @@ class Plan:
     batch_size: int = 32
 
 
-def plan_from_config(cfg) -> Plan:
-    """The plan of a plain run: the config's seeds, labels and learning rate, epochs, the whole validation split."""
-    return Plan(tuple(cfg.seed + s for s in range(cfg.seeds)), cfg.labels_per_class, None,
-                (cfg.finetune.learning_rate,), None, 0, cfg.finetune.batch_size)
+def plan_from_config(cfg, method: Method | None = None) -> Plan:
+    """The plan of a plain run: the config's seeds, labels and learning rate (a ladder's: `ladder.learning_rate`),
+    epochs, the whole validation split."""
+    rate = cfg.ladder.learning_rate if method is not None and method.ladder_network else cfg.finetune.learning_rate
+    return Plan(tuple(cfg.seed + s for s in range(cfg.seeds)), cfg.labels_per_class, None, (rate,), None, 0,
+                cfg.finetune.batch_size)
 
 
 @dataclasses.dataclass
@@ -119,10 +122,16 @@ def load_classifier(workdir, init: str = "pretrained") -> FinetuneRun:
                        results["seconds"], results["labels_used"], results.get("valid_used", 0))
 
 
-def classifier(cfg, n_features: int, n_classes: int, key, method: Method | None = None) -> StackedClassifier:
-    """The config's network for `method` (random kernels of the method's scheme, else He; its remedies on)."""
+def classifier(cfg, n_features: int, n_classes: int, key, method: Method | None = None):
+    """The config's network for `method` (random kernels of the method's scheme, else He; its remedies on): a
+    StackedClassifier, or a LadderNetwork for the ladder methods."""
     method = method or parse_method(cfg.finetune.random_init)
     f = cfg.finetune
+    if method.ladder_network:
+        top = len(cfg.layers) + 1
+        return LadderNetwork((n_features, *cfg.layers), n_classes, activation_names=activations_of(cfg),
+                             init=method.init if method.init in INITS else "lecun",
+                             decoded=(top,) if method.gamma else None, rngs=nnx.Rngs(key))
     decoders = tuple(layer_config(cfg, k).tied for k in range(len(cfg.layers))) if method.reconstruction else None
     return StackedClassifier((n_features, *cfg.layers), n_classes, activation_names=activations_of(cfg),
                              init=method.init if method.init in INITS else "he", batch_norm=method.batch_norm,
@@ -147,9 +156,18 @@ def semi_supervised_spec(cfg, method: Method) -> SemiSupervised | None:
         layer_losses=tuple(reconstruction_of(cfg, k) for k in range(n)))
 
 
+def ladder_spec(cfg, method: Method) -> LadderSpec:
+    """The ladder's decoded layers and lambdas (the Gamma model: the top only), noise and statistics decay."""
+    check_ladder(cfg)
+    top, d = len(cfg.layers) + 1, cfg.ladder
+    if method.gamma:
+        return LadderSpec((top,), (d.gamma_weight,), d.noise_std, cfg.finetune.bn_momentum)
+    return LadderSpec(tuple(range(top + 1)), tuple(d.denoising_weights), d.noise_std, cfg.finetune.bn_momentum)
+
+
 def split_classifier(model, method: Method):
     """(graphdef, parameters, batch-norm statistics or None) of a classifier built for `method`."""
-    if method.batch_norm:
+    if method.stateful:
         return nnx.split(model, nnx.Param, nnx.BatchStat)
     return (*nnx.split(model, nnx.Param), None)
 
@@ -269,12 +287,12 @@ def initial_members(cfg, data, method: Method, stack: Stack | None, seeds):
         params.append(p)
         extras.append(e)
     stack_trees = jax.jit(lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees))
-    return graphdef, stack_trees(params), (stack_trees(extras) if method.batch_norm else None), head_hashes
+    return graphdef, stack_trees(params), (stack_trees(extras) if method.stateful else None), head_hashes
 
 
 def check_unlabelled(cfg, data, method: Method, mesh=None):
     """One sentence when a semi-supervised method's unlabelled minibatch is larger than the pool."""
-    if method.semi_supervised:
+    if method.unlabelled:
         check_batches(len(data.train_x), cfg.finetune.unlabelled_batch_size,
                       f"the unlabelled pool of {method.name} (finetune.unlabelled_batch_size)", mesh)
 
@@ -309,16 +327,17 @@ def _member_data(pairs, n_rates: int, shared: bool):
 
 
 def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | None = None, resume=None,
-             log=print, desc: str | None = None) -> FinetuneRun:
+             log=print, desc: str | None = None, checkpoint_every: int | None = None) -> FinetuneRun:
     """Fine-tune the config's network from `init` (a method name such as "he", "lsuv", "dae+batch_norm", or a
     pretrained Stack) on `data`, for every seed and learning rate of `plan` (default: the config's); nothing is
-    written unless a `resume` checkpointer is given."""
+    written unless a `resume` checkpointer is given (every `checkpoint_every` evaluations, default the config's
+    `checkpoint_every`)."""
     if isinstance(init, Stack):
         init, stack = "dae", init
     method = parse_method(init)
     if method.pretrained and stack is None:
         raise ConfigError(f"method '{method.name}' fine-tunes a pretrained stack; pass stack=pretrain_stack(...).")
-    plan = plan or plan_from_config(cfg)
+    plan = plan or plan_from_config(cfg, method)
     f = cfg.finetune
     mesh = device_mesh()
     train_pairs, valid_pairs = _subsets(data, plan)
@@ -332,7 +351,8 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
 
     semi = semi_supervised_spec(cfg, method)
     check_unlabelled(cfg, data, method, mesh)
-    unlabelled_batch = 0 if semi is None else f.unlabelled_batch_size
+    ladder = ladder_spec(cfg, method) if method.ladder_network else None
+    unlabelled_batch = f.unlabelled_batch_size if method.unlabelled else 0
     graphdef, params, extra, head_hashes = initial_members(cfg, data, method, stack, plan.seeds)
     if method.mean_teacher:  # the teacher starts as the student
         extra = {"teacher": params} if extra is None else {"teacher": params, "stats": extra, "teacher_stats": extra}
@@ -343,8 +363,10 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
     rounds = f.epochs if plan.steps is None else -(-plan.steps // plan.eval_every)
     total_steps = f.epochs * steps_per_epoch if plan.steps is None else rounds * plan.eval_every
     frozen = (lambda path: not path.startswith("['head']")) if method.frozen_encoders else None
-    make = lambda rate: make_optimizer(f.optimizer, rate, f.momentum, f.schedule, total_steps,  # noqa: E731
-                                       f.clip_norm if method.clip else 0.0, frozen)
+    clip = f.clip_norm if method.clip else 0.0
+    make = (lambda rate: make_optimizer("adam", rate, 0.0, "linear_tail", total_steps, clip,  # noqa: E731
+                                        decay_start=cfg.ladder.decay_start)) if ladder is not None else \
+        (lambda rate: make_optimizer(f.optimizer, rate, f.momentum, f.schedule, total_steps, clip, frozen))  # noqa: E731
 
     @jax.jit  # one program, not one per operation
     def member_states(params, extra):
@@ -356,7 +378,8 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
                                                                                        len(plan.seeds))))
     states, start, history = resume_states(resume, states, log, f"{desc or method.name} at evaluation")
     states = replicate(states, mesh)
-    loss_fn, eval_fn = classifier_loss(graphdef, f.l2_weight, extra is not None, semi)
+    loss_fn, eval_fn = ladder_loss(graphdef, ladder, f.l2_weight) if ladder is not None else \
+        classifier_loss(graphdef, f.l2_weight, extra is not None, semi)
     every = steps_per_epoch if plan.steps is None else plan.eval_every
     not_before = 0 if semi is None else -(-semi.ramp_steps // every)
     epoch_fn = make_epoch(loss_fn, make(rates[0]), batch_size, eval_fn, early_stopping(f.patience, not_before),
@@ -366,18 +389,18 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
                           probe_fn=classifier_probe(graphdef, activations_of(cfg), method.mean_teacher)
                           if cfg.diagnostics else None, unlabelled_batch_size=unlabelled_batch,
                           after_step=teacher_after_step(f.mean_teacher_ema) if method.mean_teacher else None)
-    unlabelled = None if semi is None else replicate(jnp.asarray(data.train_x), mesh)
+    unlabelled = replicate(jnp.asarray(data.train_x), mesh) if unlabelled_batch else None
     log(f"fine-tuning {method.name} on {data.name}: {n_labels} labelled examples and {len(valid_pairs[0][0])} "
         f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)"
-        + ("" if semi is None else f"; unlabelled batches of {unlabelled_batch} from all {len(data.train_x)} "
-                                   "training examples"))
+        + ("" if not unlabelled_batch else f"; unlabelled batches of {unlabelled_batch} from all "
+                                           f"{len(data.train_x)} training examples"))
     where = desc or f"finetune-{method.name}"
     check = gradient_warnings("encoders.0.kernel", "head.kernel", where) if cfg.diagnostics else None
     epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds, None if plan.steps is None else plan.eval_every),
                          history, log, check)
     t0 = time.perf_counter()
     states = train_epochs(epoch_fn, states, train, valid, train_keys, epoch_log, resume, start=start,
-                          epochs=rounds, every=cfg.checkpoint_every, step0=0, position={}, where=where,
+                          epochs=rounds, every=checkpoint_every or cfg.checkpoint_every, step0=0, position={}, where=where,
                           learning_rate=rates if len(rates) > 1 else rates[0], rate_key="finetune.learning_rate",
                           seed=[f"seed {s} (learning_rate={r})" for s in plan.seeds for r in rates], log=log,
                           unlabelled=unlabelled)
@@ -455,6 +478,8 @@ def finetune_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = Fa
     """Fine-tune from `init` ("pretrained", "random" = the config's finetune.random_init, or a method name);
     write DIR/finetune-<init>/results.json and the best parameters."""
     method = parse_method("dae" if init == "pretrained" else cfg.finetune.random_init if init == "random" else init)
+    if method.ladder_network:
+        check_ladder(cfg)
     if method.pretrained:
         check_pretrained(cfg, workdir)
     out = pathlib.Path(workdir) / f"finetune-{init}"
@@ -463,7 +488,7 @@ def finetune_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = Fa
         return finished
     data = load_dataset(cfg, unit_range=False)
     stack = load_stack(workdir, cfg, data.n_features) if method.pretrained else None
-    plan = plan_from_config(cfg)
+    plan = plan_from_config(cfg, method)
     for s in plan.seeds:  # one-sentence errors before anything is written
         labelled_subset(data.train_x, data.train_y, plan.labels_per_class, data.n_classes, s)
     check_unlabelled(cfg, data, method)

@@ -3,6 +3,8 @@
 "he", "lsuv", "dae+batch_norm", "he+dropout+clip": every method fine-tunes the same network (the config's
 `layers`) under the same head, optimiser and stopping rule; only what the name says differs. The
 semi-supervised remedies (+pseudo_label, +mean_teacher, +reconstruction) also train on unlabelled minibatches.
+The ladder network (Rasmus et al. 2015) and its top-layer-only Gamma model replace the classifier by a model of
+their own: `ladder` and `gamma` (LeCun-normal kernels, as the paper's code), `dae+ladder` from the DAE stack.
 """
 
 import dataclasses
@@ -15,7 +17,9 @@ from stackae.inits import data_dependent, lsuv
 RANDOM_INITS = ("glorot", "he", "orthogonal", "lecun", "small_gaussian")
 INIT_METHODS = (*RANDOM_INITS, "lsuv", "data_dependent", "dae", "dae_linear_probe")
 SEMI_SUPERVISED = ("pseudo_label", "mean_teacher", "reconstruction")
-REMEDIES = ("batch_norm", "dropout", "clip", "residual", *SEMI_SUPERVISED)
+LADDERS = ("ladder", "gamma")
+REMEDIES = ("batch_norm", "dropout", "clip", "residual", *SEMI_SUPERVISED, *LADDERS)
+LADDER_INIT = "lecun"  # the init of a bare `ladder` or `gamma`: the paper's randn / sqrt(fan_in)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,11 +35,34 @@ class Method:
     pseudo_label: bool = False
     mean_teacher: bool = False
     reconstruction: bool = False
+    ladder: bool = False
+    gamma: bool = False
 
     @property
     def semi_supervised(self) -> bool:
-        """Trains on unlabelled minibatches beside the labelled ones."""
+        """Has a semi-supervised remedy (pseudo-labels, mean teacher, joint reconstruction)."""
         return self.pseudo_label or self.mean_teacher or self.reconstruction
+
+    @property
+    def ladder_network(self) -> bool:
+        """Trains a ladder network (full, or the Gamma model) instead of the stacked classifier."""
+        return self.ladder or self.gamma
+
+    @property
+    def unlabelled(self) -> bool:
+        """Trains on unlabelled minibatches beside the labelled ones."""
+        return self.semi_supervised or self.ladder_network
+
+    @property
+    def stateful(self) -> bool:
+        """Carries batch-normalisation statistics (running averages used at evaluation)."""
+        return self.batch_norm or self.ladder_network
+
+    @property
+    def remedies(self) -> str:
+        """Every remedy switched on, "+"-joined in a fixed order ("" for a bare init): the part two methods
+        share when they differ by their init only."""
+        return "+".join(r for r in REMEDIES if getattr(self, r))
 
     @property
     def pretrained(self) -> bool:
@@ -50,6 +77,8 @@ class Method:
 def parse_method(name: str) -> Method:
     """Method "init[+remedy...]"; an unknown part is one ConfigError sentence listing the valid ones."""
     init, *remedies = str(name).strip().split("+")
+    if init in LADDERS:  # `ladder` is lecun+ladder
+        init, remedies = LADDER_INIT, [init, *remedies]
     if init not in INIT_METHODS:
         raise ConfigError(f"unknown method '{name}': '{init}' is not an init; choose one of "
                           f"{', '.join(INIT_METHODS)}, optionally followed by +{' +'.join(REMEDIES)} "
@@ -63,6 +92,15 @@ def parse_method(name: str) -> Method:
     if "reconstruction" in remedies and "batch_norm" in remedies:
         raise ConfigError(f"method '{name}' combines +reconstruction, which reconstructs each layer through its DAE "
                           "encoder, with +batch_norm, which that encoder does not have; drop one of the two.")
+    ladders = [r for r in remedies if r in LADDERS]
+    others = [r for r in remedies if r not in LADDERS and r != "clip"]
+    if ladders and (len(ladders) > 1 or others):
+        raise ConfigError(f"method '{name}' combines {'+'.join(ladders)} with "
+                          f"{'+'.join(ladders[1:] + others)}; a ladder network brings its own batch normalisation "
+                          "and unlabelled cost and takes +clip only, e.g. ladder, gamma, dae+ladder.")
+    if ladders and init not in (*RANDOM_INITS, "dae"):
+        raise ConfigError(f"method '{name}' starts a ladder network from {init}; use a random init "
+                          f"({', '.join(RANDOM_INITS)}) or dae.")
     return Method(name, init, **{r: True for r in remedies})
 
 
@@ -77,10 +115,11 @@ def initialise_hidden(method: Method, model, x_bd, key, stack=None, stack_index=
     elif method.pretrained:
         for k, (encoder, (w, b), slope) in enumerate(zip(model.encoders, stack.encoders(), stack.slopes())):
             encoder.kernel[...] = jnp.asarray(w[stack_index])
-            encoder.bias[...] = jnp.asarray(b[stack_index])
+            if encoder.bias is not None:  # a ladder's encoders have none (batch normalisation follows)
+                encoder.bias[...] = jnp.asarray(b[stack_index])
             if slope is not None:  # a prelu layer's learned slope
                 model.slopes[k][...] = jnp.asarray(slope[stack_index])
-        if model.decoder_biases is not None:  # +reconstruction keeps the pretrained decoders
+        if getattr(model, "decoder_biases", None) is not None:  # +reconstruction keeps the pretrained decoders
             for k, (bias, kernel) in enumerate(stack.decoders()):
                 model.decoder_biases[k][...] = jnp.asarray(bias[stack_index])
                 if kernel is not None:

@@ -61,7 +61,7 @@ class StackedClassifier(nnx.Module):
         self.head = nnx.Linear(sizes[-1], n_classes, kernel_init=kernel_init("glorot"), dot_general=dense_dot_general,
                                rngs=rngs)
         self.activation_names = tuple(activation_names)
-        self.slopes = _slopes(self.activation_names, sizes[1:])
+        self.slopes = layer_slopes(self.activation_names, sizes[1:])
         self.dropout = dropout
         self.skips = tuple(residual and k > 0 and a == b for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
         self.decoder_biases = nnx.data(None if decoders is None else
@@ -72,9 +72,8 @@ class StackedClassifier(nnx.Module):
 
     def activate(self, k: int, z_bh, key=None):
         """Layer k's nonlinearity; a training key draws rrelu's random slopes."""
-        name = self.activation_names[k]
-        return apply_activation(name, z_bh, _slope(self.slopes, k),
-                                jax.random.fold_in(key, 1000 + k) if key is not None and name == "rrelu" else None)
+        return activate_layer(self.activation_names, self.slopes, k, z_bh,
+                              None if key is None else jax.random.fold_in(key, 1000 + k))
 
     def encode_layer(self, k: int, x_bd, key=None):
         """Layer k's DAE encoding of its input: the matmul and the nonlinearity (no batch norm, dropout or skip)."""
@@ -113,7 +112,13 @@ class StackedClassifier(nnx.Module):
         return list(self.encoders)
 
 
-def _slopes(names, widths):
+def activate_layer(names, slopes, k: int, z_bh, key=None):
+    """Hidden layer k's nonlinearity `names[k]` (prelu: its learned slope in `slopes`; rrelu: random slopes
+    drawn from a training `key`)."""
+    return apply_activation(names[k], z_bh, _slope(slopes, k), key if names[k] == "rrelu" else None)
+
+
+def layer_slopes(names, widths):
     """Learned prelu slopes per layer (None for the other activations), or None when no layer is prelu."""
     return nnx.List([prelu_slope(n, w) for n, w in zip(names, widths)]) if "prelu" in names else None
 
@@ -136,7 +141,7 @@ class DeepAutoencoder(nnx.Module):
         self.decoders = nnx.List([dense(a, b) for a, b in zip(down[:-1], down[1:])])
         self.encoder_activations = tuple(encoder_activations)
         self.decoder_activations = tuple(decoder_activations)
-        self.slopes = _slopes(self.encoder_activations, sizes[1:])  # decoders use reconstruction units
+        self.slopes = layer_slopes(self.encoder_activations, sizes[1:])  # decoders use reconstruction units
 
     def hidden_layers(self):
         """Every dense layer but the output one, input to code to last hidden decoder (what LSUV calibrates)."""

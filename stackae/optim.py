@@ -4,12 +4,14 @@ import jax
 import numpy as np
 import optax
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine")  # the config's choices; the ladder's "linear_tail" is its own
 
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, schedule: str = "constant",
-                   total_steps: int = 0, clip_norm: float = 0.0, frozen=None) -> optax.GradientTransformation:
-    """SGD with (heavy-ball) momentum, or Adam; "cosine" decays the rate to 0 over `total_steps`.
+                   total_steps: int = 0, clip_norm: float = 0.0, frozen=None,
+                   decay_start: float = 0.0) -> optax.GradientTransformation:
+    """SGD with (heavy-ball) momentum, or Adam; "cosine" decays the rate to 0 over `total_steps`, "linear_tail"
+    keeps it until the fraction `decay_start` of them, then decays it linearly to 0 (the ladder's schedule).
 
     The learning rate lives in the optimiser state (optax.inject_hyperparams), so states initialised under
     `jax.vmap` with different rates train side by side in one program. `clip_norm` > 0
@@ -25,6 +27,9 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, sched
     parts.append(direction)
     if schedule == "cosine":
         parts.append(optax.scale_by_schedule(optax.cosine_decay_schedule(1.0, max(total_steps, 1))))
+    elif schedule == "linear_tail":
+        start = int(round(decay_start * total_steps))
+        parts.append(optax.scale_by_schedule(optax.linear_schedule(1.0, 0.0, max(total_steps - start, 1), start)))
     parts.append(optax.inject_hyperparams(optax.scale)(step_size=-learning_rate))
     optimizer = optax.chain(*parts)
     if frozen is None:

@@ -57,21 +57,26 @@ def pretraining_seeds(cfg) -> int:
 
 def plan_for(cfg, labels_per_class: int, method: str | None = None) -> Plan:
     """The fine-tuning plan of a budget (and method): its seeds, the realistic validation set, the grid and the
-    step budget of the method's family (semi-supervised methods: `sweep.semi_supervised_steps`)."""
+    step budget of the method's family (semi-supervised remedies: `sweep.semi_supervised_steps`; ladder
+    networks: `sweep.ladder_steps` and their own Adam grid `sweep.ladder_learning_rates`)."""
     s = cfg.sweep
     at = list(s.labels_per_class).index(labels_per_class)
     per_budget = lambda v: v if isinstance(v, int) else v[at]  # noqa: E731
-    semi = method is not None and parse_method(method).semi_supervised
-    steps = per_budget(s.semi_supervised_steps if semi else s.steps)
+    m = parse_method(method) if method is not None else None
+    family = "ladder" if m and m.ladder_network else "semi" if m and m.semi_supervised else "supervised"
+    steps = per_budget({"ladder": s.ladder_steps, "semi": s.semi_supervised_steps, "supervised": s.steps}[family])
+    rates = s.ladder_learning_rates if family == "ladder" else s.learning_rates
     valid = (s.valid_per_class or max(labels_per_class, 10)) if labels_per_class else None
-    return Plan(seeds_for(cfg, labels_per_class), labels_per_class, valid, tuple(s.learning_rates), steps,
+    return Plan(seeds_for(cfg, labels_per_class), labels_per_class, valid, tuple(rates), steps,
                 min(per_budget(s.eval_every), steps), per_budget(s.batch_size))
 
 
-def run_cell(cfg, data, cell: Cell, stack=None, log=print) -> list[dict]:
-    """Fine-tune one cell; its rows, with the learning rate each seed selects on validation marked."""
+def run_cell(cfg, data, cell: Cell, stack=None, log=print, resume=None) -> list[dict]:
+    """Fine-tune one cell (resumably, given a `resume` checkpointer: every `sweep.cell_checkpoint_every`
+    evaluations); its rows, with the learning rate each seed selects on validation marked."""
     run = finetune(cfg, data, cell.method, stack=stack if parse_method(cell.method).pretrained else None,
-                   plan=plan_for(cfg, cell.labels_per_class, cell.method), log=log, desc=cell.name)
+                   plan=plan_for(cfg, cell.labels_per_class, cell.method), log=log, desc=cell.name, resume=resume,
+                   checkpoint_every=cfg.sweep.cell_checkpoint_every or None)
     fingerprint = data_fingerprint(data)
     rows = [{"dataset": data.name, "data_hash": fingerprint.get("sha256", ""), "method": cell.method,
              "labels_per_class": cell.labels_per_class, "labels": run.labels_used, "valid_examples": run.valid_used,
@@ -123,8 +128,8 @@ def from_csv(text: str) -> list[dict]:
 
 
 def remedies_of(method: str) -> str:
-    """The part of a method name after its init, in a canonical order ("" for a bare init)."""
-    return "+".join(sorted(method.split("+")[1:]))
+    """The remedies of a method in a canonical order ("" for a bare init; `ladder` has the remedy ladder)."""
+    return parse_method(method).remedies
 
 
 def random_counterpart(method: str, methods) -> str | None:

@@ -1,11 +1,13 @@
 """The workdir side of a sweep: one file per finished cell (so a killed sweep resumes at the first unfinished
-cell, and shards of one grid can share a folder), the shared pretrained stack, and the merged report
+cell, and shards of one grid can share a folder), checkpoints within a cell (`sweep.cell_checkpoint_every`:
+a killed cell of hours resumes from its last one), the shared pretrained stack, and the merged report
 (sweep.csv, sweep.md, sweep.png)."""
 
 import pathlib
+import shutil
 import time
 
-from stackae.checkpoints import read_json, write_json
+from stackae.checkpoints import ResumeCheckpoints, read_json, write_json
 from stackae.config import config_from_json
 from stackae.data import labelled_subset, load_dataset
 from stackae.errors import ConfigError
@@ -18,6 +20,7 @@ from stackae.sweep import cells, from_csv, plan_for, pretraining_seeds, run_cell
     to_markdown
 
 GRID_SHAPE_KEYS = ("sweep.methods", "sweep.labels_per_class")  # growing the grid keeps finished cells
+RESULT_NEUTRAL_KEYS = ("sweep.cell_checkpoint_every",)  # how often a cell saves changes none of its numbers
 WAIT_SECONDS = 30
 
 
@@ -53,7 +56,7 @@ def check_saved_config(out: pathlib.Path, cfg):
     if not saved.exists():
         return
     diffs = [d for d in config_differences(config_from_json(saved.read_text()), cfg)
-             if not d.startswith(GRID_SHAPE_KEYS)]
+             if not d.startswith(GRID_SHAPE_KEYS + RESULT_NEUTRAL_KEYS)]
     if diffs:
         raise ConfigError(f"{out} holds a sweep with a different config ({'; '.join(diffs[:5])}); pass "
                           f"--config={saved} to continue it, or another --workdir.")
@@ -103,8 +106,13 @@ def run_sweep(cfg, workdir, *, shard_spec: str | None = None, log=print) -> list
             time.sleep(WAIT_SECONDS)
             continue
         cell = runnable[0]
-        rows = run_cell(cfg, data, cell, stack, log=log)
+        state = out / "state" / cell.name  # within-cell checkpoints, with sweep.cell_checkpoint_every
+        resume = ResumeCheckpoints(state) if cfg.sweep.cell_checkpoint_every else None
+        rows = run_cell(cfg, data, cell, stack, log=log, resume=resume)
         write_text(out / "cells" / f"{cell.name}.csv", to_csv(rows))
+        if resume is not None:
+            resume.close()
+            shutil.rmtree(state, ignore_errors=True)
         write_report(out, cfg)
         todo.remove(cell)
     return write_report(out, cfg)
@@ -148,18 +156,21 @@ def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str
     timing = ", ".join(f"{f'{b} per class' if b else 'all labels'} {sum(v.values()):.0f} s"
                        for b, v in per_budget.items())
     done = len({(r["method"], r["labels_per_class"]) for r in rows})
-    semi = any(parse_method(m).semi_supervised for m in s.methods)
+    semi = next((m for m in s.methods if parse_method(m).semi_supervised), None)
+    ladder = next((m for m in s.methods if parse_method(m).ladder_network), None)
 
     def steps(b):
-        semi_steps = plan_for(cfg, b, next(m for m in s.methods if parse_method(m).semi_supervised)).steps \
-            if semi else None
-        return f"{plan_for(cfg, b).steps}" + ("" if semi_steps is None else f" (semi-supervised methods {semi_steps})")
+        others = [f"{what} {plan_for(cfg, b, m).steps}" for what, m in
+                  (("semi-supervised methods", semi), ("ladder networks", ladder)) if m is not None]
+        return f"{plan_for(cfg, b).steps}" + (f" ({', '.join(others)})" if others else "")
 
     budgets = "; ".join(f"{f'{b} per class' if b else 'all labels'}: {steps(b)} steps of batch {p.batch_size}, "
                         f"evaluated every {p.eval_every}" for b, p in ((b, plan_for(cfg, b)) for b in s.labels_per_class))
-    if semi:
-        f = cfg.finetune
-        budgets += f" ({f.unlabelled_batch_size} unlabelled examples per semi-supervised step)"
+    if semi or ladder:
+        budgets += f" ({cfg.finetune.unlabelled_batch_size} unlabelled examples per step of those)"
+    if ladder:
+        budgets += (f". Ladder networks: Adam, grid {', '.join(f'{v:g}' for v in s.ladder_learning_rates)}, "
+                    f"decaying linearly to 0 after {cfg.ladder.decay_start:g} of their steps")
     return "\n".join([
         f"# Sweep: {cfg.dataset}, network {'-'.join(map(str, cfg.layers))}", "",
         f"{done} of {n_cells} cells finished. Seeds {s.seeds} per budget ({s.seeds_all_labels} with all labels); "

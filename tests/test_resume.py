@@ -1,5 +1,6 @@
 """Kill a real run with SIGKILL mid-way, re-run the same command, and get bitwise the same parameters."""
 
+import json
 import os
 import signal
 import subprocess
@@ -7,6 +8,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import ROOT
 from stackae.checkpoints import restore_tree
@@ -55,17 +57,17 @@ def test_pretrain_killed_in_layer_2_resumes_to_identical_parameters(tmp_path):
         assert_trees_equal(restore_tree(reference / "pretrain" / layer), restore_tree(killed / "pretrain" / layer))
 
 
-def test_finetune_killed_mid_way_resumes_to_identical_results(tmp_path):
+@pytest.mark.parametrize("init, extra", [("random", ()), ("ladder", ("--config.labels_per_class=10",))])
+def test_finetune_killed_mid_way_resumes_to_identical_results(tmp_path, init, extra):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    run(command("finetune", reference, "--init", "random"))
-    run_and_kill(command("finetune", killed, "--init", "random"), "finetune-random epoch 15/40")
-    resumed = run(command("finetune", killed, "--init", "random"))
-    assert "resuming finetune-random" in resumed.stdout
-    assert_trees_equal(restore_tree(reference / "finetune-random" / "best"),
-                       restore_tree(killed / "finetune-random" / "best"))
-    import json
-    a = json.loads((reference / "finetune-random" / "results.json").read_text())
-    b = json.loads((killed / "finetune-random" / "results.json").read_text())
+    run(command("finetune", reference, "--init", init, *extra))
+    run_and_kill(command("finetune", killed, "--init", init, *extra), f"finetune-{init} epoch 15/40")
+    resumed = run(command("finetune", killed, "--init", init, *extra))
+    assert f"resuming finetune-{init}" in resumed.stdout
+    assert_trees_equal(restore_tree(reference / f"finetune-{init}" / "best"),
+                       restore_tree(killed / f"finetune-{init}" / "best"))
+    a = json.loads((reference / f"finetune-{init}" / "results.json").read_text())
+    b = json.loads((killed / f"finetune-{init}" / "results.json").read_text())
     assert a["per_seed"] == b["per_seed"]
 
 

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -69,26 +68,30 @@ def without_timing(path):
     return [{k: v for k, v in r.items() if k != "cell_seconds"} for r in rows]
 
 
-def sweep_command(workdir):
-    return [sys.executable, "-u", str(ROOT / "scripts" / "sweep.py"), "--workdir", str(workdir), *GRID]
+def sweep_command(workdir, *extra):
+    return [sys.executable, "-u", str(ROOT / "scripts" / "sweep.py"), "--workdir", str(workdir), *GRID, *extra]
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_resumes_to_the_same_table(tmp_path):
+def test_a_sweep_killed_inside_a_cell_resumes_to_the_same_table(tmp_path):
+    """Killed in its last cell (the semi-supervised one) after a checkpoint of that cell: the rerun runs that cell
+    alone, from the checkpoint, and gives the uninterrupted sweep's table."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     subprocess.run(sweep_command(reference), check=True, capture_output=True, env=env, timeout=900)
-    proc = subprocess.Popen(sweep_command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 600
-    while not list((killed / "cells").glob("*.csv")) and time.time() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
+    proc = subprocess.Popen(sweep_command(killed, "--config.sweep.cell_checkpoint_every=1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    for line in proc.stdout:  # the line of evaluation 2 comes just before its checkpoint; evaluation 1's is saved
+        if "3-dae+pseudo_label step 20/30" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
     proc.wait(timeout=60)
-    finished = len(list((killed / "cells").glob("*.csv")))
-    assert 1 <= finished < 3
-    again = subprocess.run(sweep_command(killed), capture_output=True, text=True, env=env, timeout=900)
+    assert len(list((killed / "cells").glob("*.csv"))) == 2
+    again = subprocess.run(sweep_command(killed, "--config.sweep.cell_checkpoint_every=1"), capture_output=True,
+                           text=True, env=env, timeout=900)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert f"{3 - finished} to run" in again.stdout
+    assert "1 to run" in again.stdout and "resuming 3-dae+pseudo_label" in again.stdout
+    assert not (killed / "state" / "3-dae+pseudo_label").exists()  # a finished cell's checkpoints are removed
     assert without_timing(killed / "sweep.csv") == without_timing(reference / "sweep.csv")
     rows = from_csv((reference / "sweep.csv").read_text())
     assert len(rows) == 3 * 1 * 2 * 2  # methods x budgets x seeds x learning rates
