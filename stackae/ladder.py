@@ -14,6 +14,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from stackae.inits import kernel_init
@@ -81,8 +82,11 @@ class LadderNetwork(nnx.Module):
         """(z per layer 0..L, (mean, var) per normalised layer 1..L, hidden outputs, logits). z_0 is the input,
         z_l the normalised pre-activation; both get noise of std `noise_std` (drawn from `key`). `running`
         normalises with the running statistics (evaluation), else with the batch's own."""
-        noisy = lambda z, k: z if not noise_std else z + noise_std * jax.random.normal(  # noqa: E731
-            jax.random.fold_in(key, k), z.shape, z.dtype)
+        widths = [x_bd.shape[-1], *(layer.kernel.shape[1] for layer in [*self.encoders, self.head])]
+        if noise_std:  # one draw for every layer: one random-bit generator in the program, not one per layer
+            draws = jnp.split(jax.random.normal(key, (x_bd.shape[0], sum(widths)), x_bd.dtype),
+                              np.cumsum(widths)[:-1], axis=1)
+        noisy = lambda z, l: z + noise_std * draws[l] if noise_std else z  # noqa: E731
         h = noisy(x_bd, 0)
         zs, stats, outputs = [h], [], []
         for l, layer in enumerate([*self.encoders, self.head], start=1):
