@@ -162,3 +162,16 @@ def test_bad_ladder_input_is_one_sentence_exit_2_and_keeps_files(tmp_path, overr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and phrase in last and "Traceback" not in proc.stderr
     assert tree_snapshot(tmp_path) == before
+
+
+def test_a_ladder_records_the_training_diagnostics_of_every_method(digits):
+    cfg, data = digits
+    cfg = cfg.copy_and_resolve_references()
+    cfg.diagnostics = True
+    plan = stackae.Plan(seeds=(0,), labels_per_class=5, valid_per_class=10, learning_rates=(0.002,), steps=20,
+                        eval_every=10, batch_size=50)
+    last = stackae.finetune(cfg, data, "ladder", plan=plan, **QUIET).history[-1]
+    for name in ("grad_norm/encoders.0.kernel", "grad_norm/head.kernel", "grad_norm/combinators.0",
+                 "dead_fraction/layer1", "dead_fraction/layer2", "zero_fraction/layer2"):
+        assert name in last and np.all(np.isfinite(last[name])), name
+    assert np.all(np.asarray(last["grad_norm/encoders.0.kernel"]) > 0)
