@@ -99,4 +99,23 @@ def format_table(results: dict) -> str:
         "t-interval (n/a for one seed); each seed has its own init, minibatch order and noise, the same for both "
         "inits." + (" The paired difference compares the two inits seed by seed: an interval that contains zero "
                     "means these seeds cannot tell them apart." if d["n"] > 1 else ""))
+    lines.append(what_next(d, r.get("labels_per_class", 0)))
     return "\n".join(lines)
+
+
+def what_next(d: dict, labels_per_class: int) -> str:
+    """What the paired difference `d` says, and where to go from here."""
+    if d["n"] > 1 and d["ci95"] is not None:
+        lo, hi = d["mean"] - d["ci95"], d["mean"] + d["ci95"]
+        verdict = "pretraining pays here" if hi < 0 else "pretraining costs here" if lo > 0 else \
+            "these seeds cannot tell the two inits apart"
+    else:
+        verdict = "one seed cannot tell the two inits apart"
+    if not labels_per_class:
+        hint = ("with every label, pretraining is not expected to pay; where it does, when labels are scarce, see "
+                "--config.labels_per_class=10 (100 labels), the label-scarce sweep (python scripts/sweep.py, a few "
+                "minutes: modern inits, semi-supervised remedies, the ladder) and notebooks/02 and 06")
+    else:
+        hint = ("for modern inits, semi-supervised remedies and the ladder at several label budgets, run "
+                "python scripts/sweep.py; notebooks/02, 06 and 07 show the results on MNIST and digits")
+    return f"What this says: {verdict}; {hint}."

@@ -240,7 +240,14 @@ def _check_type(key, value, default):
     else:
         ok = isinstance(value, want)
     if not ok:
-        raise ConfigError(f"config key '{key}' must be of type {want.__name__}, got {value!r}.")
+        raise ConfigError(f"config key '{key}' must be of type {want.__name__}, got {value!r}"
+                          f"{_example(key, default)}.")
+
+
+def _example(key, default) -> str:
+    """How to write the default of `key` on the command line (tuples quoted for the shell)."""
+    text = repr(default if not isinstance(default, tuple) else tuple(default)).replace(" ", "")
+    return f", e.g. --config.{key}='{text}'" if isinstance(default, tuple) else f", e.g. --config.{key}={text}"
 
 
 def _choice(key, value, choices):
@@ -264,7 +271,7 @@ def validate(cfg):
         if key not in given:
             raise ConfigError(f"config is missing key '{key}'; start configs from stackae.config.base_config().")
     layers = cfg.layers
-    _check_type("layers", layers, ())
+    _check_type("layers", layers, schema["layers"])
     _range("layers", layers, len(layers) > 0 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0
                                                       for n in layers), "a non-empty tuple of positive ints")
     for key, default in schema.items():

@@ -21,6 +21,7 @@ class RunInUseError(StackaeError):
 
 _held = {}  # real path of a run folder -> the open .lock file whose lock this process holds
 _created = []  # folders this process's locking created, parents first
+_created_locks = []  # .lock files this process's locking created
 
 
 def lock_run_dir(folder) -> None:
@@ -34,6 +35,7 @@ def lock_run_dir(folder) -> None:
         return  # this process holds it already
     _created.extend(p for p in reversed([folder, *folder.parents]) if not p.exists())
     folder.mkdir(parents=True, exist_ok=True)
+    new_lock = not (folder / ".lock").exists()
     f = open(folder / ".lock", "a")
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -44,14 +46,19 @@ def lock_run_dir(folder) -> None:
     if held is not None:
         held.close()  # the lock file it locked was deleted
     _held[key] = f
+    if new_lock:
+        _created_locks.append(folder / ".lock")
 
 
 def remove_unused_run_dirs() -> None:
-    """Release this process's locks and remove the folders its locking created that hold nothing but a
-    `.lock` (a run stopped by bad input before writing anything leaves no empty folder behind)."""
+    """Release this process's locks, remove the `.lock` files it created and the folders its locking created
+    that hold nothing else (a run stopped by bad input leaves no lock file and no empty folder behind)."""
     for f in _held.values():
         f.close()
     _held.clear()
+    for lock in _created_locks:
+        lock.unlink(missing_ok=True)
+    _created_locks.clear()
     for folder in reversed(_created):  # children first
         try:
             if folder.is_dir() and {p.name for p in folder.iterdir()} <= {".lock"}:

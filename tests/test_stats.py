@@ -23,3 +23,13 @@ def test_paired_difference_pairs_seeds_and_skips_diverged():
 
     d = paired_difference({"pretrained": run([0.1, 0.2, 0.3], diverged=(2,)), "random": run([0.2, 0.2, 0.1])})
     assert d["n"] == 2 and np.isclose(d["mean"], -0.05) and d["pretrained_better"] == 1
+
+
+def test_the_main_jobs_last_line_says_what_the_interval_means_and_where_to_go():
+    from stackae.compare import what_next
+    tied = what_next(dict(mean_interval([-0.01, 0.02, 0.0]), pretrained_better=1), 0)
+    assert "cannot tell the two inits apart" in tied and "--config.labels_per_class=10" in tied
+    assert "scripts/sweep.py" in tied and "notebooks/" in tied
+    pays = what_next(dict(mean_interval([-0.05, -0.04, -0.06]), pretrained_better=3), 10)
+    assert "pretraining pays here" in pays and "labels_per_class=10" not in pays
+    assert "pretraining costs here" in what_next(dict(mean_interval([0.05, 0.04, 0.06]), pretrained_better=0), 10)
