@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with Python >= 3.12 and install stackae into it.
-# Usage: bash scripts/setup.sh [test]   ("test" also installs the test and data-preparation extras)
+# Usage: bash scripts/setup.sh [test|notebooks]   ("test" also installs the test and data-preparation extras,
+# "notebooks" JupyterLab)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +28,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extras=""
 if [ "${1:-}" = "test" ]; then extras="[test]"; fi
+if [ "${1:-}" = "notebooks" ]; then extras="[notebooks]"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
