@@ -14,9 +14,9 @@ from stackae.data import Dataset, dataset_from_arrays, load_dataset
 from stackae.finetune import FinetuneRun, Plan, finetune, load_classifier
 from stackae.methods import parse_method
 from stackae.pretrain import Stack, load_pretrained, pretrain_stack
-from stackae.sweep import run_grid, summarize
+from stackae.sweep import run_grid, summarize, to_markdown
 
 __version__ = "0.2.0"
 __all__ = ["AutoencoderRun", "Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "dataset_from_arrays",
            "finetune", "finetune_reconstruction", "load_autoencoder", "load_classifier", "load_config", "load_dataset",
-           "load_pretrained", "parse_method", "pca_baseline", "pretrain_stack", "run_grid", "summarize"]
+           "load_pretrained", "parse_method", "pca_baseline", "pretrain_stack", "run_grid", "summarize", "to_markdown"]
