@@ -11,17 +11,17 @@ shared or drifting machine one round's ratio is not a measurement; the spread sa
 
 Workloads (MNIST config, stackae/configs/mnist.py; random data in [0, 1], no download):
 - pretraining: one tied 784-1000 DAE layer (relu, masking noise 0.25, sigmoid cross-entropy, L1 activation
-  penalty, SGD momentum, batch 128), timed through the library's compiled epoch (`stackae.engine.make_epoch`);
+  penalty, SGD momentum, batch 128), timed through the library's compiled epoch (`stackae.core.engine.make_epoch`);
 - fine-tuning: the 784-1000-1000-1000-10 classifier, softmax cross-entropy, SGD momentum, batch 128;
 - seeds: the pretraining layer for S = 1, 4, 16 seeds in one program, examples/s per seed and the epoch time
   of S seeds over that of one. On accelerators each seed gets all the data, so that ratio is the wall-time cost
   of S seeds (target on GPU: 16 seeds <= 2.5x one); on CPU each seed gets examples/S training (and valid/S
   held-out) examples, so every S does the same total work;
 - diagnostics: the pretraining layer with the per-step gradient norms and held-out activation statistics of
-  `stackae.diagnostics` (the library default) and without (the pretraining row above), their epochs timed
+  `stackae.core.diagnostics` (the library default) and without (the pretraining row above), their epochs timed
   alternately, one after the other; the ratio of the median epoch times is the diagnostics' cost;
-- pipeline: 3 x 1000 layers x 15 pretraining epochs + 30 fine-tuning epochs through `stackae.pretrain.pretrain`
-  and `stackae.finetune.finetune_run`, on synthetic MNIST-shaped data (or real MNIST with --mnist-data-dir).
+- pipeline: 3 x 1000 layers x 15 pretraining epochs + 30 fine-tuning epochs through `stackae.workdir.pretrain.pretrain`
+  and `stackae.workdir.finetune.finetune_run`, on synthetic MNIST-shaped data (or real MNIST with --mnist-data-dir).
 - semi-supervised (`--semi-supervised-only`): rounds of 100 steps of the 784-1000-1000-1000-10 classifier with
   32 labelled and 128 unlabelled examples per step (pseudo-labels, mean teacher) against plain fine-tuning's
   32, examples/s and each one's share of its matmul floor;
@@ -75,19 +75,19 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-import stackae.pretrain
-from stackae.checkpoints import read_json
+import stackae.workdir.finetune
+import stackae.workdir.pretrain
 from stackae.config import CONFIGS_DIR, layer_config, load_config
+from stackae.core.engine import init_train_state, make_epoch, seed_keys
+from stackae.core.ladder import ladder_loss
+from stackae.core.optim import make_optimizer
 from stackae.data import Dataset
-from stackae.engine import init_train_state, make_epoch, seed_keys
-from stackae.finetune import Plan, classifier, classifier_loss, early_stopping, finetune, finetune_state, \
-    ladder_spec, semi_supervised_spec, split_classifier, teacher_after_step
-from stackae.ladder import ladder_loss
 from stackae.methods import parse_method
-from stackae.optim import make_optimizer
+from stackae.procedures.finetune import Plan, classifier, classifier_loss, early_stopping, finetune, finetune_state, \
+                                        ladder_spec, semi_supervised_spec, split_classifier, teacher_after_step
+from stackae.workdir.checkpoints import read_json
 
-FINETUNE_MODULE = importlib.import_module("stackae.finetune")  # `stackae.finetune` is the in-memory function
-from stackae.pretrain import dae_loss, dae_module, dae_probe, reconstruction_of
+from stackae.procedures.pretrain import dae_loss, dae_module, dae_probe, reconstruction_of
 
 HERE = pathlib.Path(__file__).resolve().parent
 MNIST_CONFIG = str(CONFIGS_DIR / "mnist.py")
@@ -428,12 +428,12 @@ def bench_pipeline(sizes: Sizes, data_dir: str | None):
     with contextlib.ExitStack() as stack:
         if not data_dir:  # the library's own code path, fed synthetic data instead of TFDS
             data = synthetic_mnist(sizes.examples)
-            for module in (stackae.pretrain, FINETUNE_MODULE):
+            for module in (stackae.workdir.pretrain, stackae.workdir.finetune):
                 stack.enter_context(mock.patch.object(module, "load_dataset", lambda cfg, unit_range=True: data))
         workdir = stack.enter_context(tempfile.TemporaryDirectory())
         start = time.perf_counter()
-        stackae.pretrain.pretrain(cfg, workdir, overwrite=True, log=print)
-        results = FINETUNE_MODULE.finetune_run(cfg, workdir, init="pretrained", overwrite=True, log=print)
+        stackae.workdir.pretrain.pretrain(cfg, workdir, overwrite=True, log=print)
+        results = stackae.workdir.finetune.finetune_run(cfg, workdir, init="pretrained", overwrite=True, log=print)
         seconds = time.perf_counter() - start
         histories = [read_json(pathlib.Path(workdir, "pretrain", f"layer_{k + 1}.json"))["history"]
                      for k in range(len(cfg.layers))] + [results["history"]]

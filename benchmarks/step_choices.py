@@ -8,8 +8,8 @@ round times one epoch of the library's step and one of each variant, one after t
 is its epoch seconds over the library's epoch of the same round (the median over rounds is printed, with the
 min-max). Two kinds of variant:
 - implementations of the same arithmetic, where the library chose one (ratio > 1: the library's is faster):
-  masks from 32-bit uniforms (`jax.random.bernoulli`) instead of `stackae.noise.bernoulli`'s fewest bits,
-  `x @ w` / `h @ w.T` matmuls instead of `stackae.matmul`'s layouts, the sigmoid cross-entropy differentiated
+  masks from 32-bit uniforms (`jax.random.bernoulli`) instead of `stackae.core.noise.bernoulli`'s fewest bits,
+  `x @ w` / `h @ w.T` matmuls instead of `stackae.core.matmul`'s layouts, the sigmoid cross-entropy differentiated
   by autodiff instead of its written-out gradient, one seed traced without the size-1 seed axis the library
   vmaps over, the classifier's matmul gradients without the barrier that lets XLA update weights in place;
 - parts of the recipe left out (ratio < 1: what that part costs): the L1 activation penalty, momentum, the
@@ -32,10 +32,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import run as bench  # noqa: E402
 
-import stackae.losses  # noqa: E402
-import stackae.matmul  # noqa: E402
-import stackae.models  # noqa: E402
-import stackae.noise  # noqa: E402
+import stackae.core.losses  # noqa: E402
+import stackae.core.matmul  # noqa: E402
+import stackae.core.models  # noqa: E402
+import stackae.core.noise  # noqa: E402
 
 
 def autodiff_cross_entropy(logits_bd, target_bd):
@@ -44,21 +44,21 @@ def autodiff_cross_entropy(logits_bd, target_bd):
 
 def plain_matmuls():
     """`x @ w` for every dense layer and `h @ w.T` for the tied decoder: what JAX differentiates by itself."""
-    return [mock.patch.object(stackae.models, "dense_dot_general", jax.lax.dot_general),
-            mock.patch.object(stackae.models, "dense_matmul", lambda x, w, precision=None: x @ w),
-            mock.patch.object(stackae.models, "matmul_transposed", lambda a, w, precision=None: a @ w.T)]
+    return [mock.patch.object(stackae.core.models, "dense_dot_general", jax.lax.dot_general),
+            mock.patch.object(stackae.core.models, "dense_matmul", lambda x, w, precision=None: x @ w),
+            mock.patch.object(stackae.core.models, "matmul_transposed", lambda a, w, precision=None: a @ w.T)]
 
 
 def weight_copies():
-    """`stackae.matmul.dense_matmul` without the barrier that orders its gradients: XLA then copies each weight
+    """`stackae.core.matmul.dense_matmul` without the barrier that orders its gradients: XLA then copies each weight
     matrix that the backward pass still reads, so that the update may overwrite it in place."""
     @jax.custom_vjp
     def unordered(x, w):
-        return stackae.matmul.contract_last_with_first(x, w)
+        return stackae.core.matmul.contract_last_with_first(x, w)
 
     unordered.defvjp(lambda x, w: (unordered(x, w), (x, w)),
-                     lambda residuals, g: stackae.matmul.dense_gradients(*residuals, g))
-    return [mock.patch.object(stackae.models, "dense_dot_general",
+                     lambda residuals, g: stackae.core.matmul.dense_gradients(*residuals, g))
+    return [mock.patch.object(stackae.core.models, "dense_dot_general",
                               lambda lhs, rhs, dimension_numbers, precision=None, **kwargs: unordered(lhs, rhs))]
 
 
@@ -97,10 +97,10 @@ def setting(section: str, key: str, value):
 # name -> (workload, patches factory, config tweak, held-out examples or None for the full set)
 VARIANTS = {
     "dae: masks from 32-bit uniforms": ("dae", lambda: patches(
-        mock.patch.object(stackae.noise, "bernoulli", jax.random.bernoulli)), None, None),
+        mock.patch.object(stackae.core.noise, "bernoulli", jax.random.bernoulli)), None, None),
     "dae: x @ w and h @ w.T matmuls": ("dae", lambda: patches(*plain_matmuls()), None, None),
     "dae: autodiff cross-entropy gradient": ("dae", lambda: patches(mock.patch.dict(
-        stackae.losses.RECONSTRUCTIONS, {"sigmoid_cross_entropy": autodiff_cross_entropy})), None, None),
+        stackae.core.losses.RECONSTRUCTIONS, {"sigmoid_cross_entropy": autodiff_cross_entropy})), None, None),
     "dae: no size-1 seed axis": ("dae", lambda: patches(*without_seed_axis()), None, None),
     "dae: without the L1 penalty": ("dae", patches, setting("pretrain", "l1_activation", 0.0), None),
     "dae: without momentum": ("dae", patches, setting("pretrain", "momentum", 0.0), None),

@@ -9,7 +9,7 @@ resumes or is reused when re-run."""
 import sys
 
 from stackae.cli import parse, run_main
-from stackae.compare import compare_reconstruction, format_reconstruction_table
+from stackae.experiments.compare import compare_reconstruction, format_reconstruction_table
 
 
 def main():

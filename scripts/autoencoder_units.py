@@ -9,15 +9,15 @@ at its first unfinished cell. Writes DIR/autoencoder_units.json and prints the t
 
 import sys
 
-from stackae.autoencoder_units import CODES, HIDDEN, OUTPUTS, autoencoder_units
 from stackae.cli import listed, parse, run_main
+from stackae.experiments.autoencoder_units import CODES, HIDDEN, OUTPUTS, autoencoder_units
 
 
 def main():
     cfg, args = parse(sys.argv[1:], __doc__, lambda p: (
         p.add_argument("--hidden", default=",".join(HIDDEN), help="hidden units (encoders and mirrored decoders)"),
         p.add_argument("--codes", default=",".join(CODES), help="code-layer units"),
-        p.add_argument("--outputs", default=",".join(OUTPUTS), help="output units and loss (stackae.losses)")),
+        p.add_argument("--outputs", default=",".join(OUTPUTS), help="output units and loss (stackae.core.losses)")),
         workdir_prefix="units-")
     report = autoencoder_units(cfg, args.workdir, hidden=listed(args.hidden), codes=listed(args.codes),
                                outputs=listed(args.outputs))

@@ -3,7 +3,7 @@
 import sys
 
 from stackae.cli import parse, run_main
-from stackae.compare import compare, format_table
+from stackae.experiments.compare import compare, format_table
 
 
 def main():

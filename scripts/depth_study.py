@@ -9,8 +9,8 @@ so a killed study resumes at its first unfinished cell. Writes DIR/depth_study.j
 import sys
 
 from stackae.cli import listed, parse, run_main
-from stackae.depth_study import ACTIVATIONS, DEPTHS, REMEDIES, depth_study
 from stackae.errors import ConfigError
+from stackae.experiments.depth_study import ACTIVATIONS, DEPTHS, REMEDIES, depth_study
 
 
 def main():

@@ -13,13 +13,13 @@ import sys
 
 import numpy as np
 
-from stackae.autoencoder import load_autoencoder
 from stackae.cli import run_main
 from stackae.config import config_from_json
 from stackae.data import load_dataset
 from stackae.errors import ConfigError
-from stackae.finetune import load_classifier
-from stackae.pretrain import load_pretrained
+from stackae.workdir.autoencoder import load_autoencoder
+from stackae.workdir.finetune import load_classifier
+from stackae.workdir.pretrain import load_pretrained
 
 
 def main():

@@ -9,9 +9,9 @@ DIR/autoencoder-<init>[-<optimizer> unless sgd]/results.json."""
 
 import sys
 
-from stackae.autoencoder import reconstruction_run, run_name
 from stackae.cli import parse, run_main
-from stackae.finetune import finetune_run
+from stackae.workdir.autoencoder import reconstruction_run, run_name
+from stackae.workdir.finetune import finetune_run
 
 
 def add_flags(parser):

@@ -3,7 +3,7 @@
 import sys
 
 from stackae.cli import parse, run_main
-from stackae.pretrain import pretrain
+from stackae.workdir.pretrain import pretrain
 
 
 def main():

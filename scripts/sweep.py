@@ -8,7 +8,7 @@ unfinished cell; --shard I/N runs every N-th cell (0 <= I < N) so N machines can
 import sys
 
 from stackae.cli import parse, run_main
-from stackae.sweep_workdir import run_sweep, write_report
+from stackae.experiments.sweep_workdir import run_sweep, write_report
 
 
 def main():

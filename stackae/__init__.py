@@ -8,13 +8,16 @@ The in-memory API works on arrays and returns results; the scripts add workdirs,
     ae = stackae.finetune_reconstruction(cfg, data, stack)  # the stack unrolled into a deep autoencoder
 """
 
-from stackae.autoencoder import AutoencoderRun, finetune_reconstruction, load_autoencoder, pca_baseline
 from stackae.config import base_config, load_config
 from stackae.data import Dataset, dataset_from_arrays, load_dataset
-from stackae.finetune import FinetuneRun, Plan, finetune, load_classifier
+from stackae.experiments.sweep import run_grid, summarize, to_markdown
 from stackae.methods import parse_method
-from stackae.pretrain import Stack, load_pretrained, pretrain_stack
-from stackae.sweep import run_grid, summarize, to_markdown
+from stackae.procedures.autoencoder import AutoencoderRun, finetune_reconstruction, pca_baseline
+from stackae.procedures.finetune import FinetuneRun, Plan, finetune
+from stackae.procedures.pretrain import Stack, pretrain_stack
+from stackae.workdir.autoencoder import load_autoencoder
+from stackae.workdir.finetune import load_classifier
+from stackae.workdir.pretrain import load_pretrained
 
 __version__ = "0.2.0"
 __all__ = ["AutoencoderRun", "Dataset", "FinetuneRun", "Plan", "Stack", "base_config", "dataset_from_arrays",

@@ -10,10 +10,10 @@ import re
 import signal
 import sys
 
-from stackae.compilation_cache import enable_compilation_cache
 from stackae.config import _flat_keys, base_config, load_config
 from stackae.errors import StackaeError
-from stackae.locks import remove_unused_run_dirs
+from stackae.workdir.compilation_cache import clear_compilation_cache, enable_compilation_cache
+from stackae.workdir.locks import remove_unused_run_dirs
 
 
 def config_help() -> str:
@@ -48,6 +48,8 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
     parser.add_argument("--config", default=None, help="Python file with get_config() (default: digits)")
     parser.add_argument("--workdir", default=None, help="output folder (default: runs/<config name>)")
     parser.add_argument("--overwrite", action="store_true", help="discard a finished or unfinished run in workdir")
+    parser.add_argument("--clear-cache", action="store_true",
+                        help="empty the cache of compiled programs (~/.cache/stackae/xla) before the run")
     parser.add_argument("--coordinator", default=None, help="multi-host: address:port of process 0")
     parser.add_argument("--num_processes", type=int, default=None, help="multi-host: number of processes")
     parser.add_argument("--process_id", type=int, default=None, help="multi-host: this process's index")
@@ -67,9 +69,12 @@ def parse(argv, description: str, extra=None, config_from_run: str | None = None
         args.config = saved
         print(f"using the config saved by pretraining: {saved}")
     cfg = load_config(args.config, overrides)
+    if args.clear_cache:
+        folder, freed = clear_compilation_cache()
+        print(f"cleared the compilation cache in {folder} ({freed / 2**20:.1f} MB)")
     enable_compilation_cache()
     if args.distributed or args.coordinator is not None:
-        from stackae.distributed import initialize
+        from stackae.core.distributed import initialize
 
         initialize(args.coordinator, args.num_processes, args.process_id)
     if args.workdir is None:

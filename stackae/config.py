@@ -8,13 +8,13 @@ import pathlib
 
 import ml_collections
 
-from stackae.activations import ACTIVATIONS, SELF_APPLIED
+from stackae.core.activations import ACTIVATIONS, SELF_APPLIED
+from stackae.core.inits import INITS
+from stackae.core.losses import RECONSTRUCTIONS
+from stackae.core.noise import NOISES
+from stackae.core.optim import SCHEDULES
 from stackae.errors import ConfigError
-from stackae.inits import INITS
 from stackae.methods import RANDOM_INITS, parse_method
-from stackae.losses import RECONSTRUCTIONS
-from stackae.noise import NOISES
-from stackae.optim import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam")
 # Per-layer keys of `pretrain`: a single value for every layer, or a tuple with one value per layer.
@@ -47,7 +47,7 @@ def base_config() -> ml_collections.ConfigDict:
     p.activation = "relu"
     p.tied = True
     p.init = "glorot"
-    p.reconstruction = "auto"  # or one of stackae.losses.RECONSTRUCTIONS
+    p.reconstruction = "auto"  # or one of stackae.core.losses.RECONSTRUCTIONS
     p.noise = "masking"
     p.noise_level = 0.25
     p.preact_noise = 0.0  # std of Gaussian noise on the lower layer's pre-activation (layers >= 2)

@@ -11,8 +11,8 @@ import dataclasses
 
 import jax.numpy as jnp
 
+from stackae.core.inits import data_dependent, lsuv
 from stackae.errors import ConfigError
-from stackae.inits import data_dependent, lsuv
 
 RANDOM_INITS = ("glorot", "he", "orthogonal", "lecun", "small_gaussian")
 INIT_METHODS = (*RANDOM_INITS, "lsuv", "data_dependent", "dae", "dae_linear_probe")

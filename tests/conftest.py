@@ -1,6 +1,7 @@
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,11 @@ def remove_stale_caches():
         except PermissionError:  # a live process of another user
             continue
 
+
+# A suite started in the background by a non-interactive shell inherits SIGINT ignored, and so would the scripts
+# it starts (Python keeps an inherited SIG_IGN): the Ctrl-C tests would see their interrupts ignored. A handler
+# here becomes the default disposition in every child process, where Python then raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     remove_stale_caches()

@@ -8,12 +8,12 @@ from flax import nnx
 
 import stackae
 from conftest import tiny_config
-from stackae.activations import PRELU_INIT, RRELU_LOWER, RRELU_MEAN, RRELU_UPPER, apply_activation
-from stackae.autoencoder import autoencoder, unroll
+from stackae.core.activations import PRELU_INIT, RRELU_LOWER, RRELU_MEAN, RRELU_UPPER, apply_activation
+from stackae.core.models import StackedClassifier
 from stackae.errors import ConfigError
-from stackae.finetune import initial_members
 from stackae.methods import parse_method
-from stackae.models import StackedClassifier
+from stackae.procedures.autoencoder import autoencoder, unroll
+from stackae.procedures.finetune import initial_members
 
 QUIET = {"log": lambda *_: None}
 

@@ -10,9 +10,9 @@ import pytest
 
 import stackae
 from conftest import run_script, tiny_config, tree_snapshot
-from stackae.autoencoder import autoencoder, finetune_reconstruction, pca_baseline, unroll
+from stackae.core.inits import _preactivation
 from stackae.errors import ConfigError
-from stackae.inits import _preactivation
+from stackae.procedures.autoencoder import autoencoder, finetune_reconstruction, pca_baseline, unroll
 
 QUIET = {"log": lambda *_: None}
 
@@ -100,7 +100,7 @@ def test_random_inits_train_the_same_network_and_lsuv_calibrates_every_hidden_la
     cfg, data, _ = tied_stack
     model = autoencoder(cfg, data.n_features, jax.random.key(1))
     x = jnp.asarray(data.train_x[:300])
-    stackae.inits.lsuv(model, x, jax.random.key(2))
+    stackae.core.inits.lsuv(model, x, jax.random.key(2))
     assert len(model.hidden_layers()) == 2 * len(cfg.layers) - 1
     for k in range(len(model.hidden_layers())):
         assert abs(float(jnp.var(_preactivation(model, k, x))) - 1.0) < 0.02

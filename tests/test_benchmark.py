@@ -108,8 +108,10 @@ def test_cpu_facts_name_the_model_and_the_matmul_isa():
         assert all(isinstance(facts[k], bool) for k in ("avx512f", "avx2", "fma"))
 
 
-def test_the_pipeline_benchmark_patches_and_calls_the_finetune_module_not_the_function_of_that_name():
-    assert callable(bench.FINETUNE_MODULE.finetune_run) and callable(bench.FINETUNE_MODULE.load_dataset)
+def test_the_pipeline_benchmark_patches_and_calls_the_workdir_modules_that_load_data():
+    for module in (bench.stackae.workdir.pretrain, bench.stackae.workdir.finetune):
+        assert callable(module.load_dataset)
+    assert callable(bench.stackae.workdir.pretrain.pretrain) and callable(bench.stackae.workdir.finetune.finetune_run)
 
 
 choices_spec = importlib.util.spec_from_file_location(

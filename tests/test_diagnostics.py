@@ -9,11 +9,11 @@ from flax import nnx
 
 import stackae
 from conftest import tiny_config
-from stackae.diagnostics import activation_stats, gradient_warnings, parameter_name
-from stackae.engine import init_train_state, make_epoch
-from stackae.finetune import classifier_loss
-from stackae.models import StackedClassifier
-from stackae.optim import make_optimizer
+from stackae.core.diagnostics import activation_stats, gradient_warnings, parameter_name
+from stackae.core.engine import init_train_state, make_epoch
+from stackae.core.models import StackedClassifier
+from stackae.core.optim import make_optimizer
+from stackae.procedures.finetune import classifier_loss
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from conftest import tiny_config
-from stackae.checkpoints import restore_tree
-from stackae.engine import init_train_state, make_epoch
-from stackae.finetune import finetune_run
-from stackae.pretrain import pretrain
+from stackae.core.engine import init_train_state, make_epoch
+from stackae.core.training import EpochLog
+from stackae.workdir.checkpoints import restore_tree
+from stackae.workdir.finetune import finetune_run
+from stackae.workdir.pretrain import pretrain
 
 
 def test_a_non_finite_seed_is_frozen_and_flagged_while_others_train():
@@ -72,7 +74,7 @@ def test_labelled_subsets_differ_per_seed_and_are_balanced(tmp_path):
 
 
 def test_a_rate_drop_scales_every_update_of_its_epochs_and_leaves_earlier_epochs_bitwise_unchanged():
-    from stackae.optim import make_optimizer, rate_factors
+    from stackae.core.optim import make_optimizer, rate_factors
 
     def loss_fn(params, x, key):
         return jnp.mean((params["w"] * x - 1.0) ** 2), {}
@@ -94,3 +96,15 @@ def test_a_rate_drop_scales_every_update_of_its_epochs_and_leaves_earlier_epochs
     # epoch 3 from the same start and momentum: half the rate moves w half as far
     assert plain[2][1] != dropped[2][1]
     np.testing.assert_allclose(dropped[2][1] - dropped[2][0], 0.5 * (plain[2][1] - plain[2][0]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("total, progress", [(20, [f"{p}%" for p in range(10, 101, 10)]), (5, [])])
+def test_epoch_log_off_a_terminal_writes_a_progress_line_per_tenth_of_a_long_run(total, progress):
+    lines = []
+    epoch_log = EpochLog("run", 0, total, lambda epoch, m, s: f"epoch {epoch + 1}", log=lines.append)
+    for epoch in range(total):
+        epoch_log.push(epoch, {"loss": jnp.zeros(2)})
+    epoch_log.close()
+    assert [line for line in lines if line.startswith("epoch")] == [f"epoch {e + 1}" for e in range(total)]
+    written = [line.split(": ")[1].split(" ")[0] for line in lines if line.startswith("run: ")]
+    assert written == progress

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from conftest import ROOT, run_script, tiny_config
-from stackae.checkpoints import ResumeCheckpoints, interrupt_deferred
 from stackae.errors import ConfigError
-from stackae.runs import prepare_run_dir, record_config
+from stackae.workdir.checkpoints import ResumeCheckpoints, interrupt_deferred
+from stackae.workdir.runs import prepare_run_dir, record_config
 
 LONG = ["--config.layers=(32,16)", "--config.pretrain.epochs=200"]  # still running when interrupted
 

@@ -13,10 +13,10 @@ from flax import nnx
 import stackae
 from conftest import run_script, tiny_config, tree_snapshot
 from stackae.config import load_config
+from stackae.core.ladder import BN_EPSILON, gauss_combinator, ladder_loss, ladder_paths
 from stackae.errors import ConfigError
-from stackae.finetune import initial_members, ladder_spec
-from stackae.ladder import BN_EPSILON, gauss_combinator, ladder_loss, ladder_paths
 from stackae.methods import parse_method
+from stackae.procedures.finetune import initial_members, ladder_spec
 
 QUIET = {"log": lambda *_: None}
 

@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackae import losses
+from stackae.core import losses
 
 rng = np.random.default_rng(0)
 Z = rng.normal(size=(4, 6)).astype(np.float32) * 3

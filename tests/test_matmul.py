@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from stackae.matmul import dense_dot_general, dense_matmul, matmul_transposed
+from stackae.core.matmul import dense_dot_general, dense_matmul, matmul_transposed
 
 rng = np.random.default_rng(0)
 W = jnp.asarray(rng.normal(size=(7, 5)), jnp.float32)

@@ -8,11 +8,11 @@ from flax import nnx
 
 import stackae
 from conftest import tiny_config
-from stackae.engine import round_indices
+from stackae.core.engine import round_indices
+from stackae.core.inits import _preactivation, data_dependent, gradient_weight_ratios, lsuv, normalise_units
+from stackae.core.models import StackedClassifier
 from stackae.errors import ConfigError
-from stackae.inits import _preactivation, data_dependent, gradient_weight_ratios, lsuv, normalise_units
 from stackae.methods import parse_method
-from stackae.models import StackedClassifier
 
 QUIET = {"log": lambda *_: None}
 

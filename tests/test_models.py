@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.losses import sigmoid_cross_entropy
-from stackae.models import DenoisingAutoencoder, StackedClassifier
+from stackae.core.losses import sigmoid_cross_entropy
+from stackae.core.models import DenoisingAutoencoder, StackedClassifier
 
 
 def reconstruction_loss(model, x):

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stackae.noise import bernoulli, corrupt, gaussian_noise, masking_noise, salt_and_pepper_noise
+from stackae.core.noise import bernoulli, corrupt, gaussian_noise, masking_noise, salt_and_pepper_noise
 
 
 @pytest.mark.parametrize("level", [0.1, 0.25, 0.5])

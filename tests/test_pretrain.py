@@ -4,12 +4,12 @@ import numpy as np
 from flax import nnx
 
 from conftest import tiny_config
-from stackae.checkpoints import ResumeCheckpoints, read_json
 from stackae.config import layer_config
+from stackae.core.engine import seed_keys
 from stackae.data import load_dataset
-from stackae.engine import seed_keys
-from stackae.pretrain import (dae_module, layer_preactivations, load_stack, pretrain,
-                              reconstruction_of, train_layer)
+from stackae.procedures.pretrain import dae_module, layer_preactivations, reconstruction_of, train_layer
+from stackae.workdir.checkpoints import ResumeCheckpoints, read_json
+from stackae.workdir.pretrain import load_stack, pretrain
 
 
 def test_auto_reconstruction_follows_the_glorot_gulcehre_recipe():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from stackae.checkpoints import restore_tree
+from stackae.workdir.checkpoints import restore_tree
 
 ARGS = ["--config.layers=(32,16)", "--config.pretrain.epochs=(4,40)", "--config.finetune.epochs=40",
         "--config.finetune.patience=40"]
@@ -90,9 +90,10 @@ def test_a_finished_reconstruction_run_given_more_epochs_trains_on_to_the_longer
     import json
 
     import pytest
+
     from conftest import tiny_config
-    from stackae.autoencoder import reconstruction_run
     from stackae.errors import ConfigError
+    from stackae.workdir.autoencoder import reconstruction_run
 
     def cfg(epochs, schedule="constant"):
         c = tiny_config()
@@ -122,9 +123,10 @@ def test_a_stopped_reconstruction_run_trains_on_with_a_rate_drop_after_the_epoch
     import shutil
 
     import pytest
+
     from conftest import tiny_config
-    from stackae.autoencoder import reconstruction_run
     from stackae.errors import ConfigError
+    from stackae.workdir.autoencoder import reconstruction_run
 
     def cfg(epochs, drops=()):
         c = tiny_config()

@@ -96,7 +96,7 @@ def test_nan_learning_rate_stops_with_a_message_and_keeps_a_good_checkpoint(tmp_
     proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
     one_sentence_error(proc, "pretraining layer 1 diverged")
     assert "learning_rate=1e+30" in proc.stderr
-    from stackae.checkpoints import ResumeCheckpoints
+    from stackae.workdir.checkpoints import ResumeCheckpoints
     resume = ResumeCheckpoints(workdir / "pretrain" / "state")
     position = resume.latest_position()
     import orbax.checkpoint as ocp
@@ -156,14 +156,27 @@ def test_a_failed_start_leaves_no_config_behind(tmp_path):
 
 
 def test_scripts_keep_compiled_programs_for_later_runs(tmp_path):
-    """Without JAX_COMPILATION_CACHE_DIR the scripts keep compiled programs under $XDG_CACHE_HOME/stackae/xla;
-    STACKAE_COMPILATION_CACHE=off turns that off."""
+    """Without JAX_COMPILATION_CACHE_DIR the scripts keep compiled programs under $XDG_CACHE_HOME/stackae/xla,
+    capped at STACKAE_COMPILATION_CACHE_GB; STACKAE_COMPILATION_CACHE=off turns that off, --clear-cache empties
+    it."""
     env = {"JAX_COMPILATION_CACHE_DIR": None, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    off = subprocess.run([sys.executable, "-c", "from stackae.compilation_cache import enable_compilation_cache as "
-                          "e; print(e())"], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                         env=script_env({**env, "STACKAE_COMPILATION_CACHE": "off"}))
+    off = subprocess.run([sys.executable, "-c", "from stackae.workdir.compilation_cache import "
+                          "enable_compilation_cache as e; print(e())"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120, env=script_env({**env, "STACKAE_COMPILATION_CACHE": "off"}))
     assert off.stdout.strip() == "None" and not (tmp_path / "cache").exists(), off.stderr[-2000:]
     on = run_script("pretrain", "--workdir", str(tmp_path / "run"), *TINY, "--config.pretrain.epochs=1", env=env)
     assert on.returncode == 0, on.stderr[-2000:]
     kept = [p for p in (tmp_path / "cache" / "stackae" / "xla").rglob("*") if p.is_file()]
     assert any("compiled_epoch" in p.name for p in kept), kept
+    capped = subprocess.run([sys.executable, "-c", "import jax; from stackae.workdir.compilation_cache import "
+                             "enable_compilation_cache as e; e(); print(jax.config.jax_compilation_cache_max_size)"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            env=script_env({**env, "STACKAE_COMPILATION_CACHE_GB": "0.5"}))
+    assert capped.stdout.strip() == str(2**29), capped.stderr[-2000:]
+    bad = run_script("pretrain", "--workdir", str(tmp_path / "run"), *TINY, env={**env,
+                     "STACKAE_COMPILATION_CACHE_GB": "lots"})
+    one_sentence_error(bad, "STACKAE_COMPILATION_CACHE_GB='lots' is not a positive number")
+    cleared = run_script("pretrain", "--workdir", str(tmp_path / "run"), *TINY, "--config.pretrain.epochs=1",
+                         "--clear-cache", env=env)
+    assert cleared.returncode == 0 and "cleared the compilation cache" in cleared.stdout, cleared.stderr[-2000:]
+    assert not any("compiled_epoch" in p.name for p in (tmp_path / "cache").rglob("*"))  # reused run: no compile

@@ -11,15 +11,15 @@ import pytest
 
 import stackae
 from conftest import run_script, tiny_config, tree_snapshot
-from stackae.engine import init_train_state, make_epoch, replicate
 from stackae.config import load_config
+from stackae.core.engine import init_train_state, make_epoch, replicate
+from stackae.core.optim import make_optimizer
+from stackae.core.semisupervised import ema_decay, linear_ramp, sigmoid_rampup
 from stackae.errors import ConfigError
-from stackae.finetune import classifier_loss, initial_members, semi_supervised_spec
 from stackae.methods import parse_method
-from stackae.optim import make_optimizer
-from stackae.semisupervised import ema_decay, linear_ramp, sigmoid_rampup
+from stackae.procedures.finetune import classifier_loss, initial_members, semi_supervised_spec
 
-finetune_module = importlib.import_module("stackae.finetune")  # the package's `finetune` is the function
+finetune_module = importlib.import_module("stackae.procedures.finetune")  # `stackae.finetune` is the function
 QUIET = {"log": lambda *_: None}
 PLAN = stackae.Plan(seeds=(0, 1), labels_per_class=3, valid_per_class=10, learning_rates=(0.1,), steps=40,
                     eval_every=10, batch_size=30)

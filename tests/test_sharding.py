@@ -13,8 +13,8 @@ PROGRAM = """
 import json, sys, jax
 sys.path.insert(0, {tests!r})
 from conftest import tiny_config
-from stackae.finetune import finetune_run
-from stackae.pretrain import pretrain
+from stackae.workdir.finetune import finetune_run
+from stackae.workdir.pretrain import pretrain
 cfg = tiny_config()
 cfg.finetune.epochs = 5
 pretrain(cfg, sys.argv[1], log=lambda *_: None)

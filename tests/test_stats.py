@@ -1,7 +1,7 @@
 import numpy as np
 from scipy import stats
 
-from stackae.stats import mean_interval
+from stackae.core.stats import mean_interval
 
 
 def test_mean_interval_matches_the_t_interval():
@@ -16,7 +16,7 @@ def test_single_value_has_no_interval():
 
 
 def test_paired_difference_pairs_seeds_and_skips_diverged():
-    from stackae.compare import paired_difference
+    from stackae.experiments.compare import paired_difference
 
     def run(errors, diverged=()):
         return {"per_seed": [{"test_error": e, "diverged": i in diverged} for i, e in enumerate(errors)]}
@@ -26,7 +26,7 @@ def test_paired_difference_pairs_seeds_and_skips_diverged():
 
 
 def test_the_main_jobs_last_line_says_what_the_interval_means_and_where_to_go():
-    from stackae.compare import what_next
+    from stackae.experiments.compare import what_next
     tied = what_next(dict(mean_interval([-0.01, 0.02, 0.0]), pretrained_better=1), 0)
     assert "cannot tell the two inits apart" in tied and "--config.labels_per_class=10" in tied
     assert "scripts/sweep.py" in tied and "notebooks/" in tied

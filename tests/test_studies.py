@@ -9,11 +9,13 @@ import pytest
 
 import stackae
 from conftest import run_script, tiny_config
-from stackae.autoencoder import autoencoder, decoder_activations
-from stackae.autoencoder_units import UnitCell, cell_config as unit_config, run_unit_cell
-from stackae.depth_study import DepthCell, cell_config, initial_gradient_norms, truncated
+from stackae.core.losses import RECONSTRUCTIONS
 from stackae.errors import ConfigError
-from stackae.losses import RECONSTRUCTIONS
+from stackae.experiments.autoencoder_units import UnitCell
+from stackae.experiments.autoencoder_units import cell_config as unit_config
+from stackae.experiments.autoencoder_units import run_unit_cell
+from stackae.experiments.depth_study import DepthCell, cell_config, initial_gradient_norms, truncated
+from stackae.procedures.autoencoder import autoencoder, decoder_activations
 
 QUIET = {"log": lambda *_: None}
 

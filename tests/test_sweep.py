@@ -10,8 +10,8 @@ import pytest
 from conftest import ROOT, run_script, tree_snapshot
 from stackae.config import load_config
 from stackae.errors import ConfigError
-from stackae.sweep import cells, from_csv, mark_selected, shard, summarize, to_markdown
-from stackae.sweep_workdir import parse_shard
+from stackae.experiments.sweep import cells, from_csv, mark_selected, shard, summarize, to_markdown
+from stackae.experiments.sweep_workdir import parse_shard
 
 GRID = ["--config.layers=(24,16)", "--config.pretrain.epochs=2", "--config.sweep.methods=(he,dae,dae+pseudo_label)",
         "--config.sweep.labels_per_class=(3,)", "--config.sweep.seeds=2", "--config.sweep.steps=20",

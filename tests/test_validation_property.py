@@ -3,12 +3,13 @@
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from stackae.activations import ACTIVATIONS
 from stackae.config import _flat_keys, apply_override, base_config, validate
+from stackae.core.activations import ACTIVATIONS
+from stackae.core.noise import NOISES
 from stackae.errors import ConfigError
-from stackae.noise import NOISES
 
 SCHEMA = _flat_keys(base_config())
 KEYS = sorted(SCHEMA)

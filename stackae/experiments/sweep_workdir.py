@@ -7,17 +7,18 @@ import pathlib
 import shutil
 import time
 
-from stackae.checkpoints import ResumeCheckpoints, read_json, write_json
 from stackae.config import config_from_json
 from stackae.data import labelled_subset, load_dataset
 from stackae.errors import ConfigError
-from stackae.finetune import check_unlabelled
-from stackae.locks import RunInUseError, lock_run_dir
+from stackae.experiments.sweep import cells, from_csv, plan_for, pretraining_seeds, run_cell, shard, summarize, \
+                                      to_csv, to_markdown
 from stackae.methods import parse_method
-from stackae.pretrain import load_stack, pretrain, reconstruction_of
-from stackae.runs import config_differences
-from stackae.sweep import cells, from_csv, plan_for, pretraining_seeds, run_cell, shard, summarize, to_csv, \
-    to_markdown
+from stackae.procedures.finetune import check_unlabelled
+from stackae.procedures.pretrain import reconstruction_of
+from stackae.workdir.checkpoints import ResumeCheckpoints, read_json, write_json
+from stackae.workdir.locks import RunInUseError, lock_run_dir
+from stackae.workdir.pretrain import load_stack, pretrain
+from stackae.workdir.runs import config_differences
 
 GRID_SHAPE_KEYS = ("sweep.methods", "sweep.labels_per_class")  # growing the grid keeps finished cells
 RESULT_NEUTRAL_KEYS = ("sweep.cell_checkpoint_every",)  # how often a cell saves changes none of its numbers

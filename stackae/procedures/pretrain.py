@@ -2,34 +2,29 @@
 
 Layer k trains on the clean codes of layers 1..k-1, computed once for the whole pool and kept on the device;
 lower layers never change while layer k trains; each layer gets a fresh optimiser state. All seeds train at
-once (vmap over the train state). A finished layer is checkpointed; a killed run resumes from the latest
-epoch checkpoint.
+once (vmap over the train state). Given a store (`stackae.workdir.pretrain.LayerStore`), a finished layer is
+checkpointed and a killed run resumes from the latest epoch checkpoint.
 """
 
 import dataclasses
 import functools
-import pathlib
-import shutil
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.activations import NON_NEGATIVE, SELF_APPLIED, activation, apply_activation
-from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
-from stackae.config import config_from_json, layer_config
-from stackae.diagnostics import activation_stats, gradient_warnings
-from stackae.data import load_dataset
+from stackae.config import layer_config
+from stackae.core.activations import NON_NEGATIVE, SELF_APPLIED, activation, apply_activation
+from stackae.core.diagnostics import activation_stats, gradient_warnings
+from stackae.core.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
+from stackae.core.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
+from stackae.core.models import DenoisingAutoencoder
+from stackae.core.noise import corrupt
+from stackae.core.optim import make_optimizer
+from stackae.core.stats import finite_mean
+from stackae.core.training import EpochLog, train_epochs
 from stackae.provenance import data_fingerprint
-from stackae.errors import CheckpointError
-from stackae.engine import check_batches, init_train_state, device_mesh, make_epoch, replicate, seed_keys
-from stackae.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
-from stackae.models import DenoisingAutoencoder
-from stackae.noise import corrupt
-from stackae.optim import make_optimizer
-from stackae.runs import EpochLog, prepare_run_dir, record_config, train_epochs
-from stackae.stats import finite_mean
 
 CODE_CHUNK = 4096  # examples per chunk when caching codes
 FINAL_METRICS = {"train_reconstruction": "reconstruction", "valid_reconstruction": "valid_reconstruction",
@@ -62,15 +57,6 @@ def dae_graphdef(n_in: int, n_hidden: int, lc):
 def dae_params(n_in: int, n_hidden: int, lc, keys):
     """Freshly initialised parameters of one DAE layer per key, stacked over seeds."""
     return jax.vmap(lambda key: nnx.state(dae_module(n_in, n_hidden, lc, key)))(keys)
-
-
-def restore_layer(out: pathlib.Path, k: int, n_in: int, cfg):
-    """Parameters of finished layer k (0-based), stacked over seeds, from out/layer_<k+1>."""
-    lc = layer_config(cfg, k)
-    shapes = jax.eval_shape(lambda: dae_params(n_in, cfg.layers[k], lc, seed_keys(cfg.seed, cfg.seeds)))  # no draws
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    return restore_tree(out / f"layer_{k + 1}",
-                        jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes))
 
 
 def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
@@ -214,36 +200,16 @@ class Stack:
         return units(model.decode_preactivation(model.encode(jnp.asarray(x_nd))))
 
 
-class LayerStore:
-    """The workdir side of pretraining: finished layers on disk (orbax) and resumable epoch checkpoints."""
-
-    def __init__(self, out: pathlib.Path, cfg):
-        self.out, self.cfg = out, cfg
-        self.resume = ResumeCheckpoints(out / "state")
-
-    def load(self, k: int, n_in: int):
-        """(record, params) of finished layer k, or None."""
-        if not (self.out / f"layer_{k + 1}.json").exists():
-            return None
-        return read_json(self.out / f"layer_{k + 1}.json"), restore_layer(self.out, k, n_in, self.cfg)
-
-    def save(self, k: int, params, record):
-        layer_dir = self.out / f"layer_{k + 1}"
-        if layer_dir.exists():  # saved just before a kill, without its .json marker: save it again
-            shutil.rmtree(layer_dir)
-        save_tree(layer_dir, params)
-        write_json(self.out / f"layer_{k + 1}.json", record)
-
-
 def check_pretraining_data(cfg, data, mesh=None):
     """One-sentence errors for a pool too small for any layer's minibatch."""
     for k in range(len(cfg.layers)):
         check_batches(len(data.train_x), layer_config(cfg, k).batch_size, f"layer {k + 1} pretraining data", mesh)
 
 
-def pretrain_stack(cfg, data, *, store: LayerStore | None = None, log=print) -> Stack:
+def pretrain_stack(cfg, data, *, store=None, log=print) -> Stack:
     """Pretrain every layer of `cfg.layers` greedily on `data.train_x` (all seeds at once); returns the Stack.
-    With a `store`, finished layers are loaded or saved and epochs checkpointed; without, nothing is written."""
+    With a `store` (the workdir layer's `LayerStore`: `load`, `save` and a `resume` checkpointer), finished layers
+    are loaded or saved and epochs checkpointed; without, nothing is written."""
     mesh = device_mesh()
     check_pretraining_data(cfg, data, mesh)
     train_a, valid_a = replicate(jnp.asarray(data.train_x), mesh), replicate(jnp.asarray(data.valid_x), mesh)
@@ -288,42 +254,9 @@ def stack_summary(stack: Stack, data) -> dict:
     }
 
 
-PRETRAINING_KEYS = ("dataset", "valid_fraction", "test_fraction", "seed", "seeds", "layers", "pretrain.")
 
 
-def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
-    """Pretrain every layer of `cfg.layers` greedily; write checkpoints and DIR/pretrain/summary.json."""
-    out = pathlib.Path(workdir) / "pretrain"
-    finished = prepare_run_dir(out, cfg, "summary.json", overwrite, log, compared_keys=PRETRAINING_KEYS)
-    if finished is not None:
-        return finished
-    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
-    check_pretraining_data(cfg, data, device_mesh())
-    record_config(out, cfg)
-    stale = pathlib.Path(workdir) / "finetune-pretrained"
-    if stale.exists() and overwrite:
-        shutil.rmtree(stale)  # fine-tuned from the stack this run replaces
-        log(f"removed {stale}: it was fine-tuned from the discarded pretrained stack")
-    stack = pretrain_stack(cfg, data, store=LayerStore(out, cfg), log=log)
-    summary = stack_summary(stack, data)
-    write_json(out / "summary.json", summary)
-    return summary
 
 
-def load_stack(workdir, cfg, n_features: int) -> Stack:
-    """The finished pretrained stack saved in DIR/pretrain."""
-    out = pathlib.Path(workdir) / "pretrain"
-    sizes = (n_features, *cfg.layers[:-1])
-    return Stack([cfg.seed + s for s in range(cfg.seeds)], [restore_layer(out, k, n, cfg) for k, n in enumerate(sizes)],
-                 [read_json(out / f"layer_{k + 1}.json") for k in range(len(cfg.layers))],
-                 [dae_graphdef(n, cfg.layers[k], layer_config(cfg, k)) for k, n in enumerate(sizes)])
 
 
-def load_pretrained(workdir) -> Stack:
-    """The stack saved by `scripts/pretrain.py` in `workdir`, with the config it was trained with."""
-    out = pathlib.Path(workdir) / "pretrain"
-    if not (out / "summary.json").exists():
-        raise CheckpointError(f"no finished pretraining in {out}; run `python scripts/pretrain.py --workdir "
-                              f"{workdir}` first.")
-    cfg = config_from_json((out / "config.json").read_text())
-    return load_stack(workdir, cfg, read_json(out / "summary.json")["n_features"])

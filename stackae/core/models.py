@@ -4,10 +4,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from stackae.activations import activation, apply_activation, prelu_slope
-from stackae.inits import kernel_init
-from stackae.matmul import dense_dot_general, dense_matmul, matmul_transposed
-from stackae.noise import bernoulli
+from stackae.core.activations import activation, apply_activation, prelu_slope
+from stackae.core.inits import kernel_init
+from stackae.core.matmul import dense_dot_general, dense_matmul, matmul_transposed
+from stackae.core.noise import bernoulli
 
 
 class DenoisingAutoencoder(nnx.Module):

@@ -13,10 +13,10 @@ import io
 
 import numpy as np
 
-from stackae.finetune import Plan, finetune
+from stackae.core.stats import mean_interval
 from stackae.methods import parse_method
+from stackae.procedures.finetune import Plan, finetune
 from stackae.provenance import data_fingerprint
-from stackae.stats import mean_interval
 
 COLUMNS = ("dataset", "data_hash", "method", "labels_per_class", "labels", "valid_examples", "seed", "learning_rate",
            "selected", "valid_error", "test_error", "best_step", "steps", "diverged", "subset_hash", "head_hash",

@@ -4,12 +4,14 @@ classifier (test error) and for the deep autoencoder (test squared error, beside
 import copy
 import pathlib
 
-from stackae.autoencoder import pca_baseline, reconstruction_run
-from stackae.checkpoints import write_json
+from stackae.core.stats import mean_interval
 from stackae.data import load_dataset
-from stackae.finetune import finetune_run
-from stackae.pretrain import pretrain, reconstruction_of
-from stackae.stats import mean_interval
+from stackae.procedures.autoencoder import pca_baseline
+from stackae.procedures.pretrain import reconstruction_of
+from stackae.workdir.autoencoder import reconstruction_run
+from stackae.workdir.checkpoints import write_json
+from stackae.workdir.finetune import finetune_run
+from stackae.workdir.pretrain import pretrain
 
 
 def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:

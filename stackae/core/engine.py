@@ -13,9 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from stackae.diagnostics import gradient_stats
+from stackae.core.diagnostics import gradient_stats
 from stackae.errors import ConfigError
 
 DATA_AXIS = "data"
@@ -106,7 +107,7 @@ def make_epoch(
     step cadence. `gradient_diagnostics` adds each parameter's gradient norm and update-to-weight ratio (mean
     over the steps) to the metrics; probe_fn(params, held_out[, extra]) -> metrics (e.g. activation statistics)
     is evaluated on the held-out data after the epoch, in the same program. `rate_scale[epoch_index]` (e.g.
-    from `stackae.optim.rate_factors`) multiplies every update of that epoch: a drop of the learning rate that
+    from `stackae.core.optim.rate_factors`) multiplies every update of that epoch: a drop of the learning rate that
     leaves the optimiser state as it is.
 
     Semi-supervised steps: with `unlabelled_batch_size` U > 0, the epoch takes an `unlabelled` array (examples

@@ -16,15 +16,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from stackae.config import PER_LAYER_KEYS, validate
+from stackae.core.diagnostics import parameter_name
+from stackae.core.engine import seed_keys
+from stackae.core.stats import mean_interval
 from stackae.data import load_dataset
-from stackae.diagnostics import parameter_name
-from stackae.engine import seed_keys
 from stackae.errors import ConfigError, DivergedError
-from stackae.finetune import classifier_loss, finetune, initial_members
 from stackae.methods import parse_method
-from stackae.pretrain import Stack, load_stack, pretrain
-from stackae.runs import run_study
-from stackae.stats import mean_interval
+from stackae.procedures.finetune import classifier_loss, finetune, initial_members
+from stackae.procedures.pretrain import Stack
+from stackae.workdir.pretrain import load_stack, pretrain
+from stackae.workdir.runs import run_study
 
 DEPTHS = (2, 4, 6, 8)
 ACTIVATIONS = ("sigmoid", "relu")

@@ -1,7 +1,7 @@
 """Multi-host set-up: join the processes of one run through `jax.distributed.initialize`.
 
 After it, `jax.devices()` lists the devices of every process, so the data-parallel mesh of
-`stackae.engine.device_mesh` spans all hosts; every process runs the same command on the same data.
+`stackae.core.engine.device_mesh` spans all hosts; every process runs the same command on the same data.
 """
 
 import jax

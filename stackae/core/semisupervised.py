@@ -15,8 +15,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from stackae.losses import RECONSTRUCTIONS, softmax_cross_entropy
-from stackae.noise import corrupt, gaussian_noise
+from stackae.core.losses import RECONSTRUCTIONS, softmax_cross_entropy
+from stackae.core.noise import corrupt, gaussian_noise
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,13 +1,12 @@
 """Supervised fine-tuning of a stacked classifier from any initialisation method, with early stopping on a
 validation set and best-evaluation restore; every seed and every learning rate of a grid in one program.
 
-`finetune(cfg, data, init, ...)` works on arrays and returns a `FinetuneRun`; `finetune_run(cfg, workdir, ...)`
+`finetune(cfg, data, init, ...)` works on arrays and returns a `FinetuneRun`; `stackae.workdir.finetune.finetune_run`
 wraps it with the workdir layer (resume, refusal of mismatched runs, results.json).
 """
 
 import dataclasses
 import hashlib
-import pathlib
 import time
 
 import jax
@@ -15,23 +14,21 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
-from stackae.config import activations_of, check_ladder, config_from_json, layer_config
-from stackae.data import labelled_subset, load_dataset
-from stackae.diagnostics import activation_stats, gradient_warnings
-from stackae.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
-from stackae.errors import CheckpointError, ConfigError
-from stackae.inits import INITS
-from stackae.ladder import LadderNetwork, LadderSpec, ladder_loss
-from stackae.losses import classification_error, softmax_cross_entropy, weight_penalty
+from stackae.config import activations_of, check_ladder, layer_config
+from stackae.core.diagnostics import activation_stats, gradient_warnings
+from stackae.core.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
+from stackae.core.inits import INITS
+from stackae.core.ladder import LadderNetwork, LadderSpec, ladder_loss
+from stackae.core.losses import classification_error, softmax_cross_entropy, weight_penalty
+from stackae.core.models import StackedClassifier
+from stackae.core.optim import make_optimizer
+from stackae.core.semisupervised import SemiSupervised, teacher_after_step, unlabelled_costs
+from stackae.core.stats import finite_mean
+from stackae.core.training import EpochLog, resume_states, train_epochs
+from stackae.data import labelled_subset
+from stackae.errors import ConfigError
 from stackae.methods import Method, initialise_hidden, parse_method
-from stackae.models import StackedClassifier
-from stackae.optim import make_optimizer
-from stackae.pretrain import Stack, load_stack, reconstruction_of
-from stackae.provenance import data_fingerprint
-from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
-from stackae.semisupervised import SemiSupervised, teacher_after_step, unlabelled_costs
-from stackae.stats import finite_mean, mean_interval
+from stackae.procedures.pretrain import Stack, reconstruction_of
 
 UNLABELLED_KEY = 0x5E31  # folded into a step's key for everything drawn on its unlabelled batch
 INIT_BATCH = 1000  # unlabelled training examples seen by the data-driven inits (LSUV, data-dependent)
@@ -99,27 +96,6 @@ def best_tree(run: FinetuneRun) -> dict:
     """What a workdir keeps of a run: the best parameters (and batch-norm statistics) of every member."""
     return {"params": nnx.to_pure_dict(run.params),
             "extra": {} if run.extra is None else nnx.to_pure_dict(run.extra)}
-
-
-def load_classifier(workdir, init: str = "pretrained") -> FinetuneRun:
-    """The fine-tuned classifiers saved by `scripts/finetune.py --init INIT` in `workdir`, one member per seed,
-    ready to `predict(x, member)` or `encode(x, member)`."""
-    out = pathlib.Path(workdir) / f"finetune-{init}"
-    if not (out / "results.json").exists():
-        raise CheckpointError(f"no finished fine-tuning in {out}; run `python scripts/finetune.py --workdir "
-                              f"{workdir} --init {init}` first.")
-    results = read_json(out / "results.json")
-    cfg = config_from_json((out / "config.json").read_text())
-    method = parse_method(results.get("method", "dae" if init == "pretrained" else cfg.finetune.random_init))
-    fingerprint = results["data"]
-    model = classifier(cfg, fingerprint["n_features"], fingerprint["n_classes"], jax.random.key(0), method)
-    graphdef, params, extra = split_classifier(model, method)
-    saved = restore_tree(out / "best")
-    nnx.replace_by_pure_dict(params, saved["params"])
-    if extra is not None:
-        nnx.replace_by_pure_dict(extra, saved["extra"])
-    return FinetuneRun(method.name, results["per_seed"], graphdef, params, extra, results["history"],
-                       results["seconds"], results["labels_used"], results.get("valid_used", 0))
 
 
 def classifier(cfg, n_features: int, n_classes: int, key, method: Method | None = None):
@@ -390,11 +366,12 @@ def finetune(cfg, data, init="he", *, stack: Stack | None = None, plan: Plan | N
                           if cfg.diagnostics else None, unlabelled_batch_size=unlabelled_batch,
                           after_step=teacher_after_step(f.mean_teacher_ema) if method.mean_teacher else None)
     unlabelled = replicate(jnp.asarray(data.train_x), mesh) if unlabelled_batch else None
-    log(f"fine-tuning {method.name} on {data.name}: {n_labels} labelled examples and {len(valid_pairs[0][0])} "
+    where = desc or f"finetune-{method.name}"
+    named = "" if where == f"finetune-{method.name}" else f" (method {method.name})"
+    log(f"{where}{named} on {data.name}: {n_labels} labelled examples and {len(valid_pairs[0][0])} "
         f"validation examples per seed, {len(plan.seeds)} seed(s) x {len(rates)} learning rate(s)"
         + ("" if not unlabelled_batch else f"; unlabelled batches of {unlabelled_batch} from all "
                                            f"{len(data.train_x)} training examples"))
-    where = desc or f"finetune-{method.name}"
     check = gradient_warnings("encoders.0.kernel", "head.kernel", where) if cfg.diagnostics else None
     epoch_log = EpochLog(where, start, rounds, _fmt(where, rounds, None if plan.steps is None else plan.eval_every),
                          history, log, check)
@@ -432,72 +409,3 @@ def _fmt(where, total, every=None):
         return (f"{where} {at}: train loss {finite_mean(m['loss']):.4f} "
                 f"error {finite_mean(m['error']):.4f}  valid error {finite_mean(m['valid_error']):.4f}  {seconds:.1f}s")
     return fmt
-
-
-# ---- the workdir layer: scripts/finetune.py ----
-
-def check_pretrained(cfg, workdir):
-    """Refuse a missing, unfinished or architecturally different pretrained stack, in one sentence."""
-    out = pathlib.Path(workdir) / "pretrain"
-    if not (out / "summary.json").exists():
-        raise CheckpointError(
-            f"no finished pretraining in {out}; run `python scripts/pretrain.py --workdir {workdir}` with the same "
-            "config first, or use --init random."
-        )
-    saved = config_from_json((out / "config.json").read_text())
-    for key in ("dataset", "layers", "seed", "seeds"):
-        if saved[key] != cfg[key]:
-            raise CheckpointError(
-                f"the pretrained stack in {out} has {key}={saved[key]!r} but this config has {key}={cfg[key]!r}; "
-                "fine-tune with the config used for pretraining, or pretrain again."
-            )
-    if activations_of(saved) != activations_of(cfg):
-        raise CheckpointError(
-            f"the pretrained stack in {out} uses activations {activations_of(saved)} but this config has "
-            f"{activations_of(cfg)}; fine-tune with the config used for pretraining, or pretrain again."
-        )
-
-
-def results_of(run: FinetuneRun, data, cfg, init: str) -> dict:
-    """The results.json of a plain run (one learning rate): per seed and mean with a 95% interval."""
-    per_seed = [dict(r, best_epoch=r["best_eval"], epochs=r["evals"]) for r in run.rows]
-    ok = [r for r in per_seed if not r["diverged"]] or per_seed
-    test_summary = mean_interval([r["test_error"] for r in ok])
-    return {
-        "dataset": data.name, "init": init, "method": run.method, "labels_used": run.labels_used,
-        "valid_used": run.valid_used, "labels_per_class": cfg.labels_per_class, "seed": cfg.seed,
-        "seeds": [r["seed"] for r in run.rows], "data": data_fingerprint(data),
-        "valid_error": mean_interval([r["valid_error"] for r in ok])["mean"],
-        "test_error": test_summary["mean"], "test_error_ci95": test_summary["ci95"],
-        "best_epoch": per_seed[0]["best_epoch"], "epochs": max(r["epochs"] for r in per_seed),
-        "seconds": run.seconds, "per_seed": per_seed, "history": run.history,
-    }
-
-
-def finetune_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False, log=print) -> dict:
-    """Fine-tune from `init` ("pretrained", "random" = the config's finetune.random_init, or a method name);
-    write DIR/finetune-<init>/results.json and the best parameters."""
-    method = parse_method("dae" if init == "pretrained" else cfg.finetune.random_init if init == "random" else init)
-    if method.ladder_network:
-        check_ladder(cfg)
-    if method.pretrained:
-        check_pretrained(cfg, workdir)
-    out = pathlib.Path(workdir) / f"finetune-{init}"
-    finished = prepare_run_dir(out, cfg, "results.json", overwrite, log)
-    if finished is not None:
-        return finished
-    data = load_dataset(cfg, unit_range=False)
-    stack = load_stack(workdir, cfg, data.n_features) if method.pretrained else None
-    plan = plan_from_config(cfg, method)
-    for s in plan.seeds:  # one-sentence errors before anything is written
-        labelled_subset(data.train_x, data.train_y, plan.labels_per_class, data.n_classes, s)
-    check_unlabelled(cfg, data, method)
-    record_config(out, cfg)
-    resume = ResumeCheckpoints(out / "state")
-    run = finetune(cfg, data, method.name, stack=stack, plan=plan, resume=resume, log=log, desc=f"finetune-{init}")
-    resume.close()
-    save_tree(out / "best", best_tree(run))
-    results = results_of(run, data, cfg, init)
-    write_json(out / "results.json", results)
-    return results
-

@@ -17,10 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.inits import kernel_init
-from stackae.losses import classification_error, softmax_cross_entropy, weight_penalty
-from stackae.matmul import dense_dot_general
-from stackae.models import activate_layer, layer_slopes
+from stackae.core.inits import kernel_init
+from stackae.core.losses import classification_error, softmax_cross_entropy, weight_penalty
+from stackae.core.matmul import dense_dot_general
+from stackae.core.models import activate_layer, layer_slopes
 
 BN_EPSILON = 1e-10  # as the authors' code
 # The combinator's ten parameters per unit start at the authors' values: a2 = a7 = 1, the others 0.

@@ -16,14 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stackae.autoencoder import autoencoder_probe, finetune_reconstruction
 from stackae.config import validate
+from stackae.core.stats import mean_interval
 from stackae.data import load_dataset
-from stackae.depth_study import STANDARD_INIT
 from stackae.errors import DivergedError
-from stackae.pretrain import Stack, load_stack, pretrain
-from stackae.runs import run_study
-from stackae.stats import mean_interval
+from stackae.experiments.depth_study import STANDARD_INIT
+from stackae.procedures.autoencoder import autoencoder_probe, finetune_reconstruction
+from stackae.procedures.pretrain import Stack
+from stackae.workdir.pretrain import load_stack, pretrain
+from stackae.workdir.runs import run_study
 
 HIDDEN = ("sigmoid", "relu", "leaky_relu", "elu")
 CODES = ("linear", "relu")

@@ -3,12 +3,11 @@ the same network from a random init, and fine-tune it on reconstruction with ear
 squared error; every seed in one program. PCA with the same code size is the linear baseline.
 
 `finetune_reconstruction(cfg, data, init)` works on arrays and returns an `AutoencoderRun`;
-`reconstruction_run(cfg, workdir, ...)` wraps it with the workdir layer (resume, refusal of mismatched runs,
+`stackae.workdir.autoencoder.reconstruction_run` wraps it with the workdir layer (resume, refusal of mismatched runs,
 results.json).
 """
 
 import dataclasses
-import pathlib
 import time
 
 import jax
@@ -16,28 +15,23 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
-from stackae.config import activations_of, config_from_json
-from stackae.data import load_dataset
-from stackae.diagnostics import activation_stats, gradient_warnings
-from stackae.engine import check_batches, device_mesh, make_epoch, replicate, seed_keys
-from stackae.errors import CheckpointError, ConfigError
-from stackae.finetune import INIT_BATCH, check_pretrained, early_stopping, finetune_state
-from stackae.inits import INITS, lsuv
-from stackae.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, squared_error
+from stackae.config import activations_of
+from stackae.core.diagnostics import activation_stats, gradient_warnings
+from stackae.core.engine import check_batches, device_mesh, make_epoch, replicate, seed_keys
+from stackae.core.inits import INITS, lsuv
+from stackae.core.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, squared_error
+from stackae.core.models import DeepAutoencoder
+from stackae.core.optim import make_optimizer, rate_factors
+from stackae.core.stats import finite_mean
+from stackae.core.training import EpochLog, resume_states, train_epochs
+from stackae.errors import ConfigError
 from stackae.methods import RANDOM_INITS
-from stackae.models import DeepAutoencoder
-from stackae.optim import make_optimizer, rate_factors
-from stackae.pretrain import PRETRAINING_KEYS, Stack, load_stack, reconstruction_of
-from stackae.provenance import data_fingerprint
-from stackae.runs import EpochLog, prepare_run_dir, record_config, resume_states, train_epochs
-from stackae.stats import finite_mean, mean_interval
+from stackae.procedures.finetune import INIT_BATCH, early_stopping, finetune_state
+from stackae.procedures.pretrain import Stack, reconstruction_of
 
 AUTOENCODER_INITS = (*RANDOM_INITS, "lsuv", "dae")
 UNITS = {"sigmoid_cross_entropy": "sigmoid", "softplus_squared_error": "softplus", "relu_squared_error": "relu",
          "linear_squared_error": "linear"}
-# Keys a reconstruction run depends on: a saved run differing in any other key is still this run.
-AUTOENCODER_KEYS = (*PRETRAINING_KEYS, "autoencoder.", "finetune.random_init")
 
 
 def decoder_activations(cfg) -> tuple[str, ...]:
@@ -219,73 +213,3 @@ def pca_baseline(data, n_components: int) -> dict:
     pca = PCA(n_components=n_components, svd_solver="full").fit(data.train_x.astype(np.float64))
     recon = pca.inverse_transform(pca.transform(data.test_x.astype(np.float64)))
     return {"test_squared_error": float(np.mean(np.sum((recon - data.test_x) ** 2, axis=1))), "pca": pca}
-
-
-# ---- the workdir layer: scripts/finetune.py --objective reconstruction, scripts/autoencoder.py ----
-
-def run_name(init: str, cfg) -> str:
-    """Folder of a reconstruction run: autoencoder-<init>, suffixed with the optimiser when it is not SGD."""
-    optimizer = cfg.autoencoder.optimizer
-    return f"autoencoder-{init}" + ("" if optimizer == "sgd" else f"-{optimizer}")
-
-
-def method_of(init: str, cfg) -> str:
-    """The init a script's --init names: pretrained = the unrolled stack, random = finetune.random_init."""
-    method = "dae" if init == "pretrained" else cfg.finetune.random_init if init == "random" else init
-    check_init(method)
-    return method
-
-
-def reconstruction_results(run: AutoencoderRun, data, cfg, init: str) -> dict:
-    """results.json of a reconstruction run: test squared error per example, mean and 95% interval over seeds."""
-    ok = [r for r in run.rows if not r["diverged"]] or run.rows
-    test = mean_interval([r["test_squared_error"] for r in ok])
-    a = cfg.autoencoder
-    return {
-        "dataset": data.name, "init": init, "method": run.method, "objective": "reconstruction",
-        "architecture": [data.n_features, *cfg.layers], "optimizer": a.optimizer, "learning_rate": a.learning_rate,
-        "seeds": [r["seed"] for r in run.rows], "data": data_fingerprint(data),
-        "test_squared_error": test["mean"], "test_squared_error_ci95": test["ci95"],
-        "valid_squared_error": mean_interval([r["valid_squared_error"] for r in ok])["mean"],
-        "epochs": max(r["epochs"] for r in run.rows), "seconds": run.seconds, "per_seed": run.rows,
-        "history": run.history,
-    }
-
-
-def reconstruction_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False, log=print) -> dict:
-    """Fine-tune the deep autoencoder from `init` ("pretrained", "random" or an init name); write
-    DIR/<run_name>/results.json and the best parameters."""
-    method = method_of(init, cfg)
-    if method == "dae":
-        check_pretrained(cfg, workdir)
-    out = pathlib.Path(workdir) / run_name(init, cfg)
-    finished = prepare_run_dir(out, cfg, "results.json", overwrite, log, compared_keys=AUTOENCODER_KEYS,
-                               extendable="autoencoder")
-    if finished is not None:
-        return finished
-    data = load_dataset(cfg, unit_range=reconstruction_of(cfg, 0) == "sigmoid_cross_entropy")
-    stack = load_stack(workdir, cfg, data.n_features) if method == "dae" else None
-    record_config(out, cfg)
-    resume = ResumeCheckpoints(out / "state")
-    run = finetune_reconstruction(cfg, data, method, stack=stack, resume=resume, log=log, desc=out.name)
-    resume.close()
-    save_tree(out / "best", {"params": nnx.to_pure_dict(run.params)})
-    results = reconstruction_results(run, data, cfg, init)
-    write_json(out / "results.json", results)
-    return results
-
-
-def load_autoencoder(workdir, name: str = "pretrained") -> AutoencoderRun:
-    """The deep autoencoders saved in DIR/autoencoder-<name> (e.g. pretrained, random, random-adam), one member
-    per seed, ready to `encode(x, member)` or `reconstruct(x, member)`."""
-    out = pathlib.Path(workdir) / f"autoencoder-{name}"
-    if not (out / "results.json").exists():
-        raise CheckpointError(f"no finished deep-autoencoder run in {out}; run `python scripts/finetune.py "
-                              f"--objective reconstruction --workdir {workdir} --init ...` first.")
-    results = read_json(out / "results.json")
-    cfg = config_from_json((out / "config.json").read_text())
-    graphdef, params = nnx.split(autoencoder(cfg, results["data"]["n_features"], jax.random.key(0)), nnx.Param)
-    params = jax.tree.map(lambda a: jnp.stack([a] * len(results["seeds"])), params)
-    nnx.replace_by_pure_dict(params, restore_tree(out / "best")["params"])
-    return AutoencoderRun(results["method"], results["per_seed"], graphdef, params, results["history"],
-                          results["seconds"])
