@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with Python >= 3.12 and install stackae into it.
-# Usage: bash scripts/setup.sh [test|notebooks]   ("test" also installs the test and data-preparation extras,
-# "notebooks" JupyterLab)
+# Usage: bash scripts/setup.sh [test|notebooks|docs]   ("test" also installs the test, data-preparation and docs
+# extras, "notebooks" JupyterLab, "docs" what the documentation site is built with: mkdocs.yml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +29,5 @@ fi
 extras=""
 if [ "${1:-}" = "test" ]; then extras="[test]"; fi
 if [ "${1:-}" = "notebooks" ]; then extras="[notebooks]"; fi
+if [ "${1:-}" = "docs" ]; then extras="[docs]"; fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
