@@ -26,7 +26,8 @@ print(json.dumps({{"devices": jax.device_count(), "pretrain": [h["loss"] for h i
 
 
 def losses(workdir, devices):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=flags,
                JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", PROGRAM.format(tests=str(ROOT / "tests")), str(workdir)],
                           capture_output=True, text=True, env=env, timeout=600)
