@@ -72,19 +72,23 @@ def load_tfds(name: str, data_dir: str = "", manual_dir: str = "", download_retr
 
 def _load_tfds(name, data_dir, manual_dir, download_retries, log):
     """load_tfds plus the dataset's TFDS version; prepares it once (verifying a manual_dir first)."""
+    # Read when TensorFlow is first imported (tfds may do it). TensorFlow only decodes the source files here, so
+    # its oneDNN kernels (whose start-up notice no log level silences) are not wanted either.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import tensorflow_datasets as tfds
 
     kwargs = {"data_dir": data_dir or None}
-    try:
-        builder = tfds.builder(name, file_format="array_record", **kwargs)
-    except tfds.core.registered.DatasetNotFoundError as e:
-        raise ConfigError(
-            f"unknown dataset '{name}'; use 'digits' or a TFDS image-classification dataset such as mnist, "
-            "fashion_mnist, kmnist or cifar10."
-        ) from e
-    if manual_dir and not pathlib.Path(manual_dir).is_dir():
-        raise DataError(f"manual_dir {manual_dir} is not a folder; point it at the dataset's original files.")
     with _quiet_tfds():
+        try:
+            builder = tfds.builder(name, file_format="array_record", **kwargs)
+        except tfds.core.registered.DatasetNotFoundError as e:
+            raise ConfigError(
+                f"unknown dataset '{name}'; use 'digits' or a TFDS image-classification dataset such as mnist, "
+                "fashion_mnist, kmnist or cifar10."
+            ) from e
+        if manual_dir and not pathlib.Path(manual_dir).is_dir():
+            raise DataError(f"manual_dir {manual_dir} is not a folder; point it at the dataset's original files.")
         if _is_prepared(builder):
             check_sources(builder, name)
         else:
@@ -115,7 +119,6 @@ def _quiet_tfds():
     import tensorflow_datasets as tfds
     from absl import logging as absl_logging
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # read when TensorFlow is first imported (to prepare)
     tfds.disable_progress_bar()
     verbosity = absl_logging.get_verbosity()
     absl_logging.set_verbosity(absl_logging.ERROR)

@@ -53,7 +53,7 @@ def test_tfds_path_on_mock_data(name, tmp_path):
 
 
 @pytest.mark.skipif(not MNIST_DIR, reason="set STACKAE_MNIST_DIR to the folder of the MNIST IDX .gz files")
-def test_real_mnist_prepared_offline_from_manual_dir(tmp_path_factory):
+def test_real_mnist_prepared_offline_from_manual_dir(tmp_path_factory, capfd):
     data_dir = os.environ.get("STACKAE_TFDS_DIR") or str(tmp_path_factory.mktemp("tfds"))
     cfg = tiny_config()
     cfg.dataset, cfg.data_dir, cfg.manual_dir, cfg.valid_fraction = "mnist", data_dir, MNIST_DIR, 1 / 6
@@ -68,6 +68,8 @@ def test_real_mnist_prepared_offline_from_manual_dir(tmp_path_factory):
     assert np.bincount(d.test_y, minlength=10).tolist() == idx_label_counts(
         pathlib.Path(MNIST_DIR) / "t10k-labels-idx1-ubyte.gz")
     assert d.version == "3.0.1" and len(lines) <= 1
+    printed = "".join(capfd.readouterr())  # TensorFlow's C++ start-up notices go to the process's stderr
+    assert "oneDNN" not in printed and "absl::InitializeLog" not in printed, printed[-2000:]
     assert data_fingerprint(d)["sizes"] == {"train": 50000, "valid": 10000, "test": 10000}
 
 
