@@ -1,10 +1,14 @@
+import contextlib
+import io
 import os
 import pathlib
+import runpy
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import traceback
 
 import pytest
 
@@ -89,6 +93,25 @@ def run_script(name, *args, cwd=None, env=None):
     env = script_env(env)
     return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args], capture_output=True,
                           text=True, cwd=cwd or ROOT, env=env, timeout=600)
+
+
+def run_script_here(name, *args):
+    """Run scripts/<name>.py in this process, as `run_script` does in a new one: for bad input, which stops before
+    any training, without an interpreter's start-up per case. An uncaught exception's traceback lands in stderr,
+    as it would from a process."""
+    argv, out, err, code = sys.argv, io.StringIO(), io.StringIO(), 0
+    sys.argv = [str(ROOT / "scripts" / f"{name}.py"), *map(str, args)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    except Exception:  # noqa: BLE001 - reported the way an interpreter reports it
+        err.write(traceback.format_exc())
+        code = 1
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess([name, *args], code, out.getvalue(), err.getvalue())
 
 
 def tree_snapshot(folder):

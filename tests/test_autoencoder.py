@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import run_script, tiny_config, tree_snapshot
+from conftest import run_script, run_script_here, tiny_config, tree_snapshot
 from stackae.core.inits import _preactivation
 from stackae.errors import ConfigError
 from stackae.procedures.autoencoder import autoencoder, finetune_reconstruction, pca_baseline, unroll
@@ -148,12 +148,12 @@ def test_scripts_compare_fine_tune_encode_and_refuse_bad_input(tmp_path):
     assert np.load(tmp_path / "codes-reconstructions.npy").shape == (359, 64)
 
     before = tree_snapshot(tmp_path)
-    proc = run_script("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", "--init", "bogus",
-                      *TINY_AE)
+    proc = run_script_here("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", "--init",
+                           "bogus", *TINY_AE)
     assert proc.returncode == 2 and "unknown deep-autoencoder init 'bogus'" in proc.stderr
     assert "Traceback" not in proc.stderr
-    proc = run_script("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", *TINY_AE,
-                      "--config.autoencoder.learning_rate=0.5")
+    proc = run_script_here("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", *TINY_AE,
+                           "--config.autoencoder.learning_rate=0.5")
     assert proc.returncode == 2 and "different config" in proc.stderr and "autoencoder.learning_rate" in proc.stderr
     proc = run_script("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", *TINY_AE)
     assert proc.returncode == 0 and "already holds this finished run" in proc.stdout + proc.stderr

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_script, tiny_config
+from conftest import ROOT, run_script, run_script_here, tiny_config
 from stackae.errors import ConfigError
 from stackae.workdir.checkpoints import ResumeCheckpoints, interrupt_deferred
 from stackae.workdir.runs import prepare_run_dir, record_config
@@ -137,7 +137,7 @@ def test_early_stopping_says_so(tmp_path):
 
 
 def test_help_lists_every_config_key_with_its_default():
-    proc = run_script("pretrain", "--help")
+    proc = run_script_here("pretrain", "--help")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     noise = [l for l in lines if l.split()[:1] == ["pretrain.noise_level"]]

@@ -11,7 +11,7 @@ import pytest
 from flax import nnx
 
 import stackae
-from conftest import run_script, tiny_config, tree_snapshot
+from conftest import run_script_here, tiny_config, tree_snapshot
 from stackae.config import load_config
 from stackae.core.ladder import BN_EPSILON, gauss_combinator, ladder_loss, ladder_paths
 from stackae.errors import ConfigError
@@ -157,7 +157,8 @@ def test_bad_ladder_input_is_one_sentence_exit_2_and_keeps_files(tmp_path, overr
     (tmp_path / "finetune-ladder").mkdir()
     (tmp_path / "finetune-ladder" / "keep.json").write_text("{}")
     before = tree_snapshot(tmp_path)
-    proc = run_script("finetune", "--workdir", str(tmp_path), "--config.layers=(16,8)", "--init=ladder", override)
+    proc = run_script_here("finetune", "--workdir", str(tmp_path), "--config.layers=(16,8)", "--init=ladder",
+                           override)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and phrase in last and "Traceback" not in proc.stderr

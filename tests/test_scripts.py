@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script, script_env, tree_snapshot
+from conftest import ROOT, run_script, run_script_here, script_env, tree_snapshot
 
 TINY = ["--config.layers=(32,16)", "--config.pretrain.epochs=3", "--config.finetune.epochs=30",
         "--config.finetune.patience=30"]
@@ -59,13 +59,13 @@ def test_rerun_of_finished_run_says_so_and_keeps_files(pretrained):
 
 def test_finetune_refuses_mismatched_checkpoint_and_writes_nothing(pretrained):
     before = tree_snapshot(pretrained)
-    proc = run_script("finetune", "--workdir", str(pretrained), "--config.layers=(32,8)")
+    proc = run_script_here("finetune", "--workdir", str(pretrained), "--config.layers=(32,8)")
     one_sentence_error(proc, "has layers=(32, 16) but this config has layers=(32, 8)")
     assert tree_snapshot(pretrained) == before
 
 
 def test_finetune_without_pretraining_says_what_to_run(tmp_path):
-    proc = run_script("finetune", "--workdir", str(tmp_path / "empty"))
+    proc = run_script_here("finetune", "--workdir", str(tmp_path / "empty"))
     one_sentence_error(proc, "no finished pretraining")
 
 
@@ -78,7 +78,7 @@ def test_finetune_without_pretraining_says_what_to_run(tmp_path):
     ("--config.pretrain.epoch=3", "did you mean 'pretrain.epochs'"),
 ])
 def test_bad_input_to_pretrain_is_one_sentence_and_exit_2(tmp_path, override, phrase):
-    proc = run_script("pretrain", "--workdir", str(tmp_path / "w" / "run"), override)
+    proc = run_script_here("pretrain", "--workdir", str(tmp_path / "w" / "run"), override)
     one_sentence_error(proc, phrase)
     assert not (tmp_path / "w").exists()  # no empty run folder is left behind
 
@@ -116,7 +116,7 @@ def test_corrupt_layer_checkpoint_is_named_in_one_sentence(pretrained, tmp_path)
         if f.is_file():
             f.write_bytes(b"garbage")
     before = tree_snapshot(copy / "pretrain")
-    proc = run_script("finetune", "--workdir", str(copy), *TINY)
+    proc = run_script_here("finetune", "--workdir", str(copy), *TINY)
     one_sentence_error(proc, "layer_2 is corrupt")
     assert tree_snapshot(copy / "pretrain") == before
 
@@ -128,13 +128,13 @@ def test_corrupt_resume_checkpoint_is_named_in_one_sentence(tmp_path):
     for f in (workdir / "pretrain" / "state").rglob("*"):
         if f.is_file():
             f.write_bytes(b"garbage")
-    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
+    proc = run_script_here("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
     one_sentence_error(proc, "is corrupt")
 
 
 def test_finished_run_with_a_different_config_is_refused(pretrained):
     before = tree_snapshot(pretrained / "pretrain")
-    proc = run_script("pretrain", "--workdir", str(pretrained), *TINY, "--config.pretrain.noise_level=0.5")
+    proc = run_script_here("pretrain", "--workdir", str(pretrained), *TINY, "--config.pretrain.noise_level=0.5")
     one_sentence_error(proc, "holds a finished run with a different config")
     assert tree_snapshot(pretrained / "pretrain") == before
 
@@ -150,7 +150,7 @@ def test_finetune_defaults_to_the_config_saved_by_pretraining(pretrained, tmp_pa
 
 def test_a_failed_start_leaves_no_config_behind(tmp_path):
     workdir = tmp_path / "w"
-    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.batch_size=100000")
+    proc = run_script_here("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.batch_size=100000")
     one_sentence_error(proc, "fewer than batch_size=100000")
     assert not workdir.exists()
 

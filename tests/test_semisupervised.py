@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import run_script, tiny_config, tree_snapshot
+from conftest import run_script_here, tiny_config, tree_snapshot
 from stackae.config import load_config
 from stackae.core.engine import init_train_state, make_epoch, replicate
 from stackae.core.optim import make_optimizer
@@ -151,7 +151,7 @@ def test_bad_semi_supervised_input_is_one_sentence_exit_2_and_keeps_files(tmp_pa
     (tmp_path / "finetune-he+pseudo_label" / "keep.json").write_text("{}")
     before = tree_snapshot(tmp_path)
     args = ["--workdir", str(tmp_path), "--config.layers=(16,8)", "--init=he+pseudo_label"]
-    proc = run_script("finetune", *args, override)
+    proc = run_script_here("finetune", *args, override)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and phrase in last and "Traceback" not in proc.stderr

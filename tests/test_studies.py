@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import run_script, tiny_config
+from conftest import run_script, run_script_here, tiny_config
 from stackae.core.losses import RECONSTRUCTIONS
 from stackae.errors import ConfigError
 from stackae.experiments.autoencoder_units import UnitCell
@@ -112,9 +112,9 @@ def test_depth_study_script_runs_resumes_and_refuses_bad_input(tmp_path):
     assert proc.returncode == 0 and proc.stdout.count("cell ") == 1 and "relu-2-he" in proc.stdout
     assert json.loads((tmp_path / "depth_study.json").read_text())["table"] == report["table"]
 
-    proc = run_script("depth_study", *args[:2], "--depths", "2,x")
+    proc = run_script_here("depth_study", *args[:2], "--depths", "2,x")
     assert proc.returncode == 2 and "not a comma-separated list of ints" in proc.stderr
-    proc = run_script("depth_study", *args, "--config.finetune.learning_rate=0.5")
+    proc = run_script_here("depth_study", *args, "--config.finetune.learning_rate=0.5")
     assert proc.returncode == 2 and "different config" in proc.stderr and "Traceback" not in proc.stderr
 
 

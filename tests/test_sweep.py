@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_script, tree_snapshot
+from conftest import ROOT, run_script_here, tree_snapshot
 from stackae.config import load_config
 from stackae.errors import ConfigError
 from stackae.experiments.sweep import cells, from_csv, mark_selected, shard, summarize, to_markdown
@@ -115,7 +115,7 @@ def test_bad_sweep_input_is_one_sentence_exit_2_and_keeps_files(tmp_path, overri
     (workdir / "cells").mkdir(parents=True)
     (workdir / "cells" / "keep.csv").write_text("earlier results\n")
     before = tree_snapshot(workdir)
-    proc = run_script("sweep", "--workdir", str(workdir), *GRID, override)
+    proc = run_script_here("sweep", "--workdir", str(workdir), *GRID, override)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and phrase in last and "Traceback" not in proc.stderr

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import run_script
+from conftest import run_script, run_script_here
 
 TINY = ["--config.layers=(32,16)", "--config.pretrain.epochs=2", "--config.finetune.epochs=4", "--config.seeds=2"]
 
@@ -40,7 +40,7 @@ def test_encode_script_writes_the_stack_codes(workdir, tmp_path):
 
 
 def test_encode_refuses_a_missing_run_and_a_bad_member(workdir, tmp_path):
-    proc = run_script("encode", "--workdir", str(tmp_path / "none"), "--out", str(tmp_path / "c.npy"))
+    proc = run_script_here("encode", "--workdir", str(tmp_path / "none"), "--out", str(tmp_path / "c.npy"))
     assert proc.returncode == 2 and "no finished pretraining" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run_script("encode", "--workdir", str(workdir), "--member", "7", "--out", str(tmp_path / "c.npy"))
+    proc = run_script_here("encode", "--workdir", str(workdir), "--member", "7", "--out", str(tmp_path / "c.npy"))
     assert proc.returncode == 2 and "--member 7 is not one of the run's 2 seeds" in proc.stderr
