@@ -90,8 +90,19 @@ def listed(text: str, kind=str) -> tuple:
         raise StackaeError(f"'{text}' is not a comma-separated list of {kind.__name__}s; write e.g. 2,4,6,8.") from None
 
 
+_interrupted = []  # set by Ctrl-C: JAX may turn the KeyboardInterrupt into an error that no longer links to it
+
+
+def _on_interrupt(signum, frame):
+    _interrupted.append(True)
+    raise KeyboardInterrupt
+
+
 def _caused_by_interrupt(error: BaseException) -> bool:
-    """Whether `error` was raised while handling a Ctrl-C (JAX may wrap a KeyboardInterrupt in another error)."""
+    """Whether `error` was raised while handling a Ctrl-C (JAX may wrap a KeyboardInterrupt in another error, or
+    report one raised inside its cache lookup as a ValueError)."""
+    if _interrupted:
+        return True
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):
@@ -104,6 +115,8 @@ def _caused_by_interrupt(error: BaseException) -> bool:
 def run_main(main):
     """Run `main()`; report user errors in one sentence on stderr and exit 2; on Ctrl-C say how to resume and
     exit 130, with no traceback (checkpoint saves hold the interrupt back until they are complete)."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell made us ignore it
+        signal.signal(signal.SIGINT, _on_interrupt)
     try:
         main()
     except StackaeError as e:

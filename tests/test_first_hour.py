@@ -144,3 +144,30 @@ def test_help_lists_every_config_key_with_its_default():
     assert noise and "0.25" in noise[0]
     assert any(l.split()[:1] == ["finetune.patience"] for l in lines)
     assert any("hidden layer sizes" in l for l in lines if l.split()[:1] == ["layers"])
+
+
+def test_an_interrupt_that_jax_reports_as_another_error_still_ends_quietly(capsys):
+    """A Ctrl-C landing in JAX's cache lookup comes back as a ValueError with no link to the KeyboardInterrupt."""
+    import logging
+    import time
+
+    from stackae import cli
+
+    def main():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        raise ValueError("Cache keys should be comparable using __eq__")
+
+    try:
+        with pytest.raises(SystemExit) as e:
+            cli.run_main(main)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        logging.getLogger("absl").disabled = False
+        cli._interrupted.clear()
+    assert e.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("interrupted; re-run the same command") and "Traceback" not in err
