@@ -52,3 +52,13 @@ def test_scripts_reuse_the_saved_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((workdir / "finetune-dae+batch_norm" / "results.json").read_text())["per_seed"]
     assert len(rows) == 2
+
+
+def test_loading_a_run_that_is_not_there_names_the_command_that_writes_it(tmp_path):
+    from stackae.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no finished fine-tuning in .*finetune-he; run `python scripts/"
+                                              "finetune.py --workdir .* --init he` first"):
+        stackae.load_classifier(tmp_path, "he")
+    with pytest.raises(CheckpointError, match="no finished deep-autoencoder run in .*autoencoder-random; run `"):
+        stackae.load_autoencoder(tmp_path, "random")

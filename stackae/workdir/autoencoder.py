@@ -7,17 +7,15 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from stackae.config import config_from_json
 from stackae.core.stats import mean_interval
 from stackae.data import load_dataset
-from stackae.errors import CheckpointError
 from stackae.procedures.autoencoder import AutoencoderRun, autoencoder, check_init, finetune_reconstruction
 from stackae.procedures.pretrain import reconstruction_of
 from stackae.provenance import data_fingerprint
-from stackae.workdir.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
+from stackae.workdir.checkpoints import ResumeCheckpoints, restore_tree, save_tree, write_json
 from stackae.workdir.finetune import check_pretrained
 from stackae.workdir.pretrain import PRETRAINING_KEYS, load_stack
-from stackae.workdir.runs import prepare_run_dir, record_config
+from stackae.workdir.runs import prepare_run_dir, read_finished_run, record_config
 
 
 def run_name(init: str, cfg) -> str:
@@ -76,11 +74,8 @@ def load_autoencoder(workdir, name: str = "pretrained") -> AutoencoderRun:
     """The deep autoencoders saved in DIR/autoencoder-<name> (e.g. pretrained, random, random-adam), one member
     per seed, ready to `encode(x, member)` or `reconstruct(x, member)`."""
     out = pathlib.Path(workdir) / f"autoencoder-{name}"
-    if not (out / "results.json").exists():
-        raise CheckpointError(f"no finished deep-autoencoder run in {out}; run `python scripts/finetune.py "
-                              f"--objective reconstruction --workdir {workdir} --init ...` first.")
-    results = read_json(out / "results.json")
-    cfg = config_from_json((out / "config.json").read_text())
+    results, cfg = read_finished_run(out, "deep-autoencoder run", "python scripts/finetune.py --objective "
+                                     f"reconstruction --workdir {workdir} --init ...")
     graphdef, params = nnx.split(autoencoder(cfg, results["data"]["n_features"], jax.random.key(0)), nnx.Param)
     params = jax.tree.map(lambda a: jnp.stack([a] * len(results["seeds"])), params)
     nnx.replace_by_pure_dict(params, restore_tree(out / "best")["params"])

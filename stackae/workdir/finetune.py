@@ -14,20 +14,17 @@ from stackae.methods import parse_method
 from stackae.procedures.finetune import FinetuneRun, best_tree, check_unlabelled, classifier, finetune, \
                                         plan_from_config, split_classifier
 from stackae.provenance import data_fingerprint
-from stackae.workdir.checkpoints import ResumeCheckpoints, read_json, restore_tree, save_tree, write_json
+from stackae.workdir.checkpoints import ResumeCheckpoints, restore_tree, save_tree, write_json
 from stackae.workdir.pretrain import load_stack
-from stackae.workdir.runs import prepare_run_dir, record_config
+from stackae.workdir.runs import prepare_run_dir, read_finished_run, record_config
 
 
 def load_classifier(workdir, init: str = "pretrained") -> FinetuneRun:
     """The fine-tuned classifiers saved by `scripts/finetune.py --init INIT` in `workdir`, one member per seed,
     ready to `predict(x, member)` or `encode(x, member)`."""
     out = pathlib.Path(workdir) / f"finetune-{init}"
-    if not (out / "results.json").exists():
-        raise CheckpointError(f"no finished fine-tuning in {out}; run `python scripts/finetune.py --workdir "
-                              f"{workdir} --init {init}` first.")
-    results = read_json(out / "results.json")
-    cfg = config_from_json((out / "config.json").read_text())
+    results, cfg = read_finished_run(out, "fine-tuning",
+                                     f"python scripts/finetune.py --workdir {workdir} --init {init}")
     method = parse_method(results.get("method", "dae" if init == "pretrained" else cfg.finetune.random_init))
     fingerprint = results["data"]
     model = classifier(cfg, fingerprint["n_features"], fingerprint["n_classes"], jax.random.key(0), method)

@@ -10,7 +10,7 @@ import numpy as np
 
 from stackae.config import config_from_json
 from stackae.core.optim import rate_factors
-from stackae.errors import ConfigError
+from stackae.errors import CheckpointError, ConfigError
 from stackae.workdir.checkpoints import ResumeCheckpoints, read_json, write_json
 from stackae.workdir.locks import lock_run_dir
 
@@ -171,6 +171,14 @@ def run_cells(out: pathlib.Path, cells, run_cell, log) -> dict:
         results[cell.name] = run_cell(cell)
         write_json(path, results[cell.name])
     return results
+
+
+def read_finished_run(out: pathlib.Path, what: str, command: str):
+    """(results.json, config) of the finished run in `out`; a missing one is named with the `command` that
+    writes it."""
+    if not (out / "results.json").exists():
+        raise CheckpointError(f"no finished {what} in {out}; run `{command}` first.")
+    return read_json(out / "results.json"), config_from_json((out / "config.json").read_text())
 
 
 def record_config(out: pathlib.Path, cfg):
