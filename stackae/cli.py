@@ -115,7 +115,8 @@ def _caused_by_interrupt(error: BaseException) -> bool:
 def run_main(main):
     """Run `main()`; report user errors in one sentence on stderr and exit 2; on Ctrl-C say how to resume and
     exit 130, with no traceback (checkpoint saves hold the interrupt back until they are complete)."""
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where the shell made us ignore it
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:  # not where the shell made us ignore it
         signal.signal(signal.SIGINT, _on_interrupt)
     try:
         main()
@@ -129,6 +130,9 @@ def run_main(main):
         _quiet_interrupt_exit()
     except KeyboardInterrupt:
         _quiet_interrupt_exit()
+    finally:
+        if signal.getsignal(signal.SIGINT) is _on_interrupt:  # run in-process (tests): leave it as it was
+            signal.signal(signal.SIGINT, previous)
 
 
 def _quiet_interrupt_exit():

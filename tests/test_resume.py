@@ -57,11 +57,16 @@ def test_pretrain_killed_in_layer_2_resumes_to_identical_parameters(tmp_path):
         assert_trees_equal(restore_tree(reference / "pretrain" / layer), restore_tree(killed / "pretrain" / layer))
 
 
-@pytest.mark.parametrize("init, extra", [("random", ()), ("ladder", ("--config.labels_per_class=10",))])
-def test_finetune_killed_mid_way_resumes_to_identical_results(tmp_path, init, extra):
+@pytest.mark.parametrize("init, extra, kill_at", [
+    ("random", (), "15/40"),
+    # a ladder epoch costs several of the plain network's: 20 epochs, killed at the 8th
+    ("ladder", ("--config.labels_per_class=10", "--config.finetune.epochs=20", "--config.finetune.patience=20"),
+     "8/20"),
+])
+def test_finetune_killed_mid_way_resumes_to_identical_results(tmp_path, init, extra, kill_at):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     run(command("finetune", reference, "--init", init, *extra))
-    run_and_kill(command("finetune", killed, "--init", init, *extra), f"finetune-{init} epoch 15/40")
+    run_and_kill(command("finetune", killed, "--init", init, *extra), f"finetune-{init} epoch {kill_at}")
     resumed = run(command("finetune", killed, "--init", init, *extra))
     assert f"resuming finetune-{init}" in resumed.stdout
     assert_trees_equal(restore_tree(reference / f"finetune-{init}" / "best"),
