@@ -68,7 +68,7 @@ class EpochLog:
 
     def write_progress(self, done: int, now: float):
         percent, before = 100 * done // self.total, 100 * (done - 1) // self.total
-        if percent // PROGRESS_PERCENT == before // PROGRESS_PERCENT or done <= self.start:
+        if percent // PROGRESS_PERCENT == before // PROGRESS_PERCENT:
             return
         spent = now - self.began
         left = spent / (done - self.start) * (self.total - done)
