@@ -30,12 +30,17 @@ def base_config() -> ml_collections.ConfigDict:
     """Every key a config may set, with its default; experiment configs start from this."""
     c = ml_collections.ConfigDict()
     c.name = "default"
-    c.dataset = "digits"  # "digits" (embedded) or a TFDS image-classification dataset name
+    c.dataset = "digits"  # "digits" (embedded), a TFDS image-classification name, or a path to your files
+    c.valid_data = ""  # a validation file of the dataset's format (files only); "" carves valid_fraction of train
+    c.test_data = ""  # a test file of the dataset's format (files only); "" carves test_fraction of train
+    c.label_column = "label"  # the label column of a CSV file
+    c.image_size = ()  # (height, width) to resize a folder's images to on reading; () keeps their size
+    c.input_scale = 1.0  # inputs read from files are divided by this (255 for 0-255 pixel values)
     c.data_dir = ""  # TFDS data_dir; "" for the TFDS default
     c.manual_dir = ""  # folder with the dataset's original files, to prepare TFDS data offline
     c.download_retries = 10  # HTTP retries of a TFDS download (with backoff); 0 fails fast when offline
     c.valid_fraction = 0.1  # carved deterministically from train
-    c.test_fraction = 0.2  # only for datasets without a test split (digits)
+    c.test_fraction = 0.2  # only for datasets without a test split (digits, files without test_data)
     c.labels_per_class = 0  # labelled examples per class for fine-tuning; 0 = all
     c.seed = 0
     c.seeds = 1  # independent models trained at once (seed, seed + 1, ...)
@@ -292,6 +297,7 @@ def validate(cfg):
     if cfg.autoencoder.decoders == "mirror" and SELF_APPLIED & set(activations_of(cfg)[:-1]):
         raise ConfigError("autoencoder.decoders='mirror' cannot mirror a prelu or rrelu layer (their slopes live in "
                           "the encoder); use autoencoder.decoders='recipe' or another activation.")
+    _check_data_files(cfg)
     _check_semi_supervised(cfg)
     if any(parse_method(m).ladder_network for m in cfg.sweep.methods):
         check_ladder(cfg)
@@ -305,6 +311,15 @@ def validate(cfg):
             raise ConfigError(f"pretrain.preact_noise of layer {k + 1} needs noise before layer {k}'s nonlinearity, "
                               f"but {below} applies its own (learned or random) slope inside layer {k}; set "
                               f"preact_noise to 0 for layer {k + 1} or choose another activation for layer {k}.")
+
+
+def _check_data_files(cfg):
+    from stackae.files import is_data_path
+
+    for key in ("valid_data", "test_data"):
+        if cfg[key] and not is_data_path(cfg.dataset):
+            raise ConfigError(f"config key '{key}' names a file, but dataset '{cfg.dataset}' is not read from files; "
+                              "give --config.dataset=PATH to your training file, or drop the key.")
 
 
 def _check_semi_supervised(cfg):
@@ -387,7 +402,11 @@ def _check_value(key, leaf, v):
         "l1_activation": lambda: _range(key, v, v >= 0, ">= 0"),
         "l1_weight": lambda: _range(key, v, v >= 0, ">= 0"),
         "l2_weight": lambda: _range(key, v, v >= 0, ">= 0"),
-        "dataset": lambda: _range(key, v, bool(v.strip()), "a dataset name such as digits or mnist"),
+        "dataset": lambda: _range(key, v, bool(v.strip()), "a dataset name such as digits or mnist, or a path"),
+        "image_size": lambda: _range(key, v, len(v) in (0, 2) and all(isinstance(n, int) and not isinstance(n, bool)
+                                                                       and n > 0 for n in v),
+                                     "() or (height, width) in pixels, e.g. '(28,28)'"),
+        "input_scale": lambda: _range(key, v, v > 0, "> 0"),
         "dropout": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
         "clip_norm": lambda: _range(key, v, v > 0, "> 0"),
         "bn_momentum": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),

@@ -1,5 +1,5 @@
-"""Datasets as float32 arrays in [0, 1], flattened: embedded digits, any TFDS image-classification name,
-or TFDS prepared offline from manually provided files (checked against TFDS's official checksums first, never
+"""Datasets as float32 arrays in [0, 1], flattened: embedded digits, the user's own files (see
+`stackae.files`), any TFDS image-classification name, or TFDS prepared offline from manually provided files (checked against TFDS's official checksums first, never
 supplemented from the network, each dataset extracted apart from every other); deterministic splits and
 labelled subsets."""
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from stackae.decoded import load_decoded, save_decoded
 from stackae.errors import ConfigError, DataError, StackaeError
+from stackae.files import Examples, is_data_path, read_splits
 from stackae.provenance import check_sources, file_sha256, official_files, write_sources
 
 SPLIT_SEED = 20100101  # fixed: the validation/test carve never depends on the model seed
@@ -32,7 +33,8 @@ class Dataset:
     test_x: np.ndarray
     test_y: np.ndarray
     n_classes: int
-    version: str = ""  # the TFDS dataset version it was prepared as; empty for embedded data
+    version: str = ""  # the TFDS dataset version it was prepared as; empty for embedded data and files
+    sources: dict = dataclasses.field(default_factory=dict)  # {file: sha256} of the user's files read, if any
 
     @property
     def n_features(self) -> int:
@@ -84,8 +86,9 @@ def _load_tfds(name, data_dir, manual_dir, download_retries, log):
             builder = tfds.builder(name, file_format="array_record", **kwargs)
         except tfds.core.registered.DatasetNotFoundError as e:
             raise ConfigError(
-                f"unknown dataset '{name}'; use 'digits' or a TFDS image-classification dataset such as mnist, "
-                "fashion_mnist, kmnist or cifar10."
+                f"unknown dataset '{name}'; use 'digits', a TFDS image-classification dataset such as mnist, "
+                "fashion_mnist, kmnist or cifar10, or a path to your files (.npz, .npy, .csv, .amat, or a folder "
+                f"of class subfolders written with a '/', e.g. ./{name})."
             ) from e
         if manual_dir and not pathlib.Path(manual_dir).is_dir():
             raise DataError(f"manual_dir {manual_dir} is not a folder; point it at the dataset's original files.")
@@ -262,22 +265,41 @@ def _feature_keys(builder, name):
     return ("image" if "image" in images else images[0]), ("label" if "label" in labels else labels[0])
 
 
-def check_arrays(name: str, x: np.ndarray, y: np.ndarray, n_classes: int, unit_range: bool):
+def check_arrays(name: str, x: np.ndarray, y: np.ndarray, n_classes: int, unit_range: bool, split: str = ""):
     """Reject NaN/Inf inputs, labels outside [0, n_classes), and values outside [0, 1] where required."""
+    what = f"dataset '{name}'" + (f" ({split} split)" if split else "")
     if not np.all(np.isfinite(x)):
-        raise DataError(f"dataset '{name}' has NaN or Inf inputs; clean or drop those examples.")
+        raise DataError(f"{what} has NaN or Inf inputs; clean or drop those examples.")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise DataError(f"dataset '{name}' has labels outside [0, {n_classes}); relabel them as 0..{n_classes - 1}.")
-    if unit_range and x.size and (x.min() < 0 or x.max() > 1):
+        raise DataError(f"{what} has labels outside [0, {n_classes}); relabel them as 0..{n_classes - 1}.")
+    if unit_range:
+        check_unit_range(what, x)
+
+
+def check_unit_range(what: str, x: np.ndarray):
+    """Reject inputs outside [0, 1], which a sigmoid cross-entropy reconstruction cannot fit."""
+    if x.size and (x.min() < 0 or x.max() > 1):
         raise DataError(
-            f"dataset '{name}' has inputs outside [0, 1] but layer 1 uses a sigmoid cross-entropy reconstruction; "
-            "scale inputs to [0, 1] or set --config.pretrain.reconstruction=linear_squared_error."
+            f"{what} has inputs from {x.min():g} to {x.max():g}, outside [0, 1], but layer 1 uses a sigmoid "
+            "cross-entropy reconstruction; scale inputs to [0, 1] (for 0-255 pixel values in a file, "
+            "--config.input_scale=255) or set --config.pretrain.reconstruction=linear_squared_error."
         )
 
 
 def load_dataset(cfg, unit_range: bool = True, log=print) -> Dataset:
-    """The dataset named in `cfg`, validated, with a deterministic validation split carved from train; `log`
-    gets the one line said when a TFDS dataset is prepared."""
+    """The dataset named in `cfg` (digits, a TFDS name, or the user's files), validated, with a deterministic
+    validation split carved from train unless a file gives one; `log` gets the one line said when a TFDS
+    dataset is prepared."""
+    if is_data_path(cfg.dataset):
+        files = read_splits(cfg.dataset, cfg.valid_data, cfg.test_data, label_column=cfg.label_column,
+                            image_size=tuple(cfg.image_size), input_scale=cfg.input_scale)
+        for examples in filter(None, (files.train, files.valid, files.test)):
+            if unit_range:
+                check_unit_range(examples.source, examples.x)
+        test, valid = files.test or Examples(None, None, ""), files.valid or Examples(None, None, "")
+        return dataset_from_arrays(cfg.dataset, files.train.x, files.train.y, test.x, test.y, valid_x=valid.x,
+                                   valid_y=valid.y, valid_fraction=cfg.valid_fraction,
+                                   test_fraction=cfg.test_fraction, unit_range=unit_range, sources=files.sources)
     version = ""
     if cfg.dataset == "digits":
         (train_x, train_y), (test_x, test_y), n_classes = load_digits(cfg.test_fraction)
@@ -290,10 +312,12 @@ def load_dataset(cfg, unit_range: bool = True, log=print) -> Dataset:
     return Dataset(cfg.dataset, train_x, train_y, valid_x, valid_y, test_x, test_y, n_classes, version)
 
 
-def dataset_from_arrays(name: str, x, y, test_x=None, test_y=None, *, valid_fraction: float = 0.1,
-                        test_fraction: float = 0.2, n_classes: int | None = None, unit_range: bool = True) -> Dataset:
+def dataset_from_arrays(name: str, x, y, test_x=None, test_y=None, *, valid_x=None, valid_y=None,
+                        valid_fraction: float = 0.1, test_fraction: float = 0.2, n_classes: int | None = None,
+                        unit_range: bool = True, sources: dict | None = None) -> Dataset:
     """A Dataset from the user's own arrays (images of any shape are flattened; uint8 scaled to [0, 1]); the
-    validation split, and the test split when none is given, are carved deterministically from (x, y)."""
+    validation and test splits not given are carved deterministically from (x, y), the test split first.
+    `sources` ({file: sha256}) names the files the arrays were read from, for the data fingerprint."""
     x, y = _flatten_unit(x), np.asarray(y).astype(np.int32)
     if len(x) != len(y):
         raise DataError(f"dataset '{name}' has {len(x)} inputs but {len(y)} labels; pass one label per input.")
@@ -301,11 +325,21 @@ def dataset_from_arrays(name: str, x, y, test_x=None, test_y=None, *, valid_frac
         x, y, test_x, test_y = carve(x, y, test_fraction)
     else:
         test_x, test_y = _flatten_unit(test_x), np.asarray(test_y).astype(np.int32)
-    n_classes = int(n_classes or max(y.max(), test_y.max()) + 1)
-    train_x, train_y, valid_x, valid_y = carve(x, y, valid_fraction)
-    for a, b in ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)):
-        check_arrays(name, a, b, n_classes, unit_range)
-    return Dataset(name, train_x, train_y, valid_x, valid_y, test_x, test_y, n_classes)
+    if valid_x is None:
+        train_x, train_y, valid_x, valid_y = carve(x, y, valid_fraction)
+    else:
+        train_x, train_y = x, y
+        valid_x, valid_y = _flatten_unit(valid_x), np.asarray(valid_y).astype(np.int32)
+    n_classes = int(n_classes or max(train_y.max(), valid_y.max(initial=0), test_y.max(initial=0)) + 1)
+    for split, (a, b) in {"training": (train_x, train_y), "validation": (valid_x, valid_y),
+                          "test": (test_x, test_y)}.items():
+        check_arrays(name, a, b, n_classes, unit_range, split)
+    missing = sorted(set(range(n_classes)) - set(np.unique(train_y).tolist()))
+    if missing:
+        raise DataError(f"dataset '{name}' has no training example of class {missing[0]} (its labels run from 0 to "
+                        f"{n_classes - 1}); give every class training examples, or number the classes 0, 1, 2, "
+                        "... without gaps.")
+    return Dataset(name, train_x, train_y, valid_x, valid_y, test_x, test_y, n_classes, sources=dict(sources or {}))
 
 
 def labelled_subset(x, y, per_class: int, n_classes: int, seed: int, what: str = "training"):

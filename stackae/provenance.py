@@ -22,6 +22,17 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
+def path_sha256(path) -> str:
+    """Hex sha256 of a file, or of a folder: every file under it, by relative name and sha256, in sorted order."""
+    folder = pathlib.Path(path)
+    if not folder.is_dir():
+        return file_sha256(folder)
+    digest = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{f.relative_to(folder).as_posix()}:{file_sha256(f)};".encode())
+    return digest.hexdigest()
+
+
 def official_files(builder) -> dict:
     """{file name: UrlInfo(size, checksum, filename)} registered by TFDS for this builder (its checksums file);
     empty where TFDS records no checksums or no file names (e.g. datasets read from a manual_dir by the builder
@@ -67,7 +78,8 @@ def check_sources(builder, name: str) -> None:
 
 def data_fingerprint(data) -> dict:
     """Provenance of a loaded `stackae.data.Dataset`: name, TFDS version (empty for embedded data), split sizes
-    and a short sha256 over the train/valid/test arrays (dtype, shape and bytes), so results name their data."""
+    and a short sha256 over the train/valid/test arrays (dtype, shape and bytes), so results name their data;
+    for data read from files, the short sha256 of each file too."""
     digest = hashlib.sha256()
     for key in _ARRAYS:
         a = np.ascontiguousarray(getattr(data, key))
@@ -80,4 +92,5 @@ def data_fingerprint(data) -> dict:
         "n_features": int(data.train_x.shape[1]),
         "sizes": {"train": int(len(data.train_x)), "valid": int(len(data.valid_x)), "test": int(len(data.test_x))},
         "sha256": digest.hexdigest()[:16],
+        **({"sources": dict(data.sources)} if getattr(data, "sources", None) else {}),
     }

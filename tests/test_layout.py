@@ -8,7 +8,7 @@ import stackae
 PACKAGE = pathlib.Path(stackae.__file__).parent
 # Each layer may import its own and the layers listed before it.
 ORDER = ("errors", "core", "shared", "procedures", "workdir", "experiments", "edge")
-SHARED = {"config", "methods", "data", "decoded", "provenance", "plots", "configs"}  # used by every layer above core
+SHARED = {"config", "methods", "data", "files", "decoded", "provenance", "plots", "configs"}  # used by every layer above core
 EDGE = {"cli", "__init__"}  # the scripts' flag parsing, and the public API
 
 
