@@ -1,4 +1,4 @@
-"""Greedy layer-wise DAE pretraining: python scripts/pretrain.py [--workdir DIR] [--config=PATH] [--config.k=v]."""
+"""Greedy layer-wise pretraining (DAE, CAE or RBM layers): python scripts/pretrain.py [--workdir DIR] [--config=PATH] [--config.k=v]."""
 
 import sys
 
@@ -10,7 +10,8 @@ def main():
     cfg, args = parse(sys.argv[1:], __doc__)
     summary = pretrain(cfg, args.workdir, overwrite=args.overwrite)
     for layer in summary["layers"]:
-        print(f"layer {layer['layer']}: {layer['n_in']}->{layer['n_hidden']} {layer['activation']}  "
+        print(f"layer {layer['layer']}: {layer.get('layer_kind', 'dae')} {layer['n_in']}->{layer['n_hidden']} "
+              f"{layer['activation']}  "
               f"valid reconstruction {layer['valid_reconstruction']:.4f}  zero activations {layer['sparsity']:.3f}")
     print(f"summary: {args.workdir}/pretrain/summary.json")
 

@@ -8,21 +8,23 @@ import pathlib
 
 import ml_collections
 
-from stackae.core.activations import ACTIVATIONS, SELF_APPLIED
+from stackae.core.activations import ACTIVATIONS, NON_NEGATIVE, SELF_APPLIED
 from stackae.core.inits import INITS
 from stackae.core.losses import RECONSTRUCTIONS
 from stackae.core.noise import NOISES
 from stackae.core.optim import SCHEDULES
+from stackae.core.rbm import HIDDEN_UNITS
 from stackae.errors import ConfigError
 from stackae.methods import RANDOM_INITS, parse_method
 
 OPTIMIZERS = ("sgd", "adam")
 # Per-layer keys of `pretrain`: a single value for every layer, or a tuple with one value per layer.
 PER_LAYER_KEYS = (
-    "activation", "tied", "init", "reconstruction", "noise", "noise_level", "preact_noise",
+    "layer", "contraction", "cd_steps", "activation", "tied", "init", "reconstruction", "noise", "noise_level", "preact_noise",
     "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate", "momentum", "schedule", "batch_size",
     "epochs",
 )
+LAYER_KINDS = ("dae", "cae", "rbm")  # the greedy layers of pretrain.layer
 CONFIGS_DIR = pathlib.Path(__file__).parent / "configs"
 
 
@@ -49,7 +51,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.diagnostics = True  # per-epoch gradient norms and activation statistics in the history; False is a bit faster
 
     p = c.pretrain = ml_collections.ConfigDict()
-    p.activation = "relu"
+    p.layer = "dae"  # the greedy layer: dae, cae (contractive) or rbm (restricted Boltzmann machine, CD-k)
+    p.contraction = 0.1  # cae: weight of the squared Frobenius norm of the encoder's Jacobian
+    p.cd_steps = 1  # rbm: Gibbs steps k of contrastive divergence (CD-k)
+    p.activation = "relu"  # rbm: hidden units sigmoid (Bernoulli), linear (Gaussian) or relu (noisy rectified)
     p.tied = True
     p.init = "glorot"
     p.reconstruction = "auto"  # or one of stackae.core.losses.RECONSTRUCTIONS
@@ -298,6 +303,9 @@ def validate(cfg):
         raise ConfigError("autoencoder.decoders='mirror' cannot mirror a prelu or rrelu layer (their slopes live in "
                           "the encoder); use autoencoder.decoders='recipe' or another activation.")
     _check_data_files(cfg)
+    _check_rbm_layers(cfg)
+    if "rbm" in {parse_method(m).stack_kind for m in cfg.sweep.methods}:
+        _check_rbm_layers(with_layer_kind(cfg, "rbm"))
     _check_semi_supervised(cfg)
     if any(parse_method(m).ladder_network for m in cfg.sweep.methods):
         check_ladder(cfg)
@@ -311,6 +319,46 @@ def validate(cfg):
             raise ConfigError(f"pretrain.preact_noise of layer {k + 1} needs noise before layer {k}'s nonlinearity, "
                               f"but {below} applies its own (learned or random) slope inside layer {k}; set "
                               f"preact_noise to 0 for layer {k + 1} or choose another activation for layer {k}.")
+
+
+def reconstruction_of(cfg, k: int) -> str:
+    """Layer k's reconstruction loss; "auto" = sigmoid cross-entropy on pixels, softplus squared error on
+    non-negative codes (Glorot/Gulcehre), linear squared error on signed codes. For an rbm layer it names the
+    visible units: sigmoid cross-entropy = Bernoulli (pixels, sigmoid codes), linear squared error = Gaussian."""
+    chosen = layer_config(cfg, k).reconstruction
+    if chosen != "auto":
+        return chosen
+    if k == 0:
+        return "sigmoid_cross_entropy"
+    lower = layer_config(cfg, k - 1).activation
+    if layer_config(cfg, k).layer == "rbm":
+        return "sigmoid_cross_entropy" if lower == "sigmoid" else "linear_squared_error"
+    return "softplus_squared_error" if lower in NON_NEGATIVE else "linear_squared_error"
+
+
+def with_layer_kind(cfg, kind: str):
+    """A copy of `cfg` whose every pretraining layer is of `kind` (dae, cae or rbm): the stack of a sweep method."""
+    c = cfg.copy_and_resolve_references()
+    with c.ignore_type():
+        c.pretrain.layer = kind
+    return c
+
+
+def _check_rbm_layers(cfg):
+    for k in range(len(cfg.layers)):
+        lc = layer_config(cfg, k)
+        if lc.layer != "rbm":
+            continue
+        if lc.activation not in HIDDEN_UNITS:
+            raise ConfigError(f"layer {k + 1} is an rbm with {lc.activation} hidden units; an rbm's "
+                              "pretrain.activation is sigmoid (Bernoulli), linear (Gaussian) or relu (noisy rectified).")
+        if not lc.tied:
+            raise ConfigError(f"layer {k + 1} is an rbm, whose one weight matrix serves both directions; set "
+                              "pretrain.tied=True for it.")
+        if reconstruction_of(cfg, k) not in ("sigmoid_cross_entropy", "linear_squared_error"):
+            raise ConfigError(f"layer {k + 1} is an rbm with pretrain.reconstruction={lc.reconstruction}; its "
+                              "visible units are sigmoid_cross_entropy (Bernoulli) or linear_squared_error "
+                              "(Gaussian), or auto.")
 
 
 def _check_data_files(cfg):
@@ -377,6 +425,9 @@ def _check_sweep_key(key, leaf, value, default, cfg):
 def _check_value(key, leaf, v):
     checks = {
         "activation": lambda: _choice(key, v, ACTIVATIONS),
+        "layer": lambda: _choice(key, v, LAYER_KINDS),
+        "contraction": lambda: _range(key, v, v >= 0, ">= 0"),
+        "cd_steps": lambda: _range(key, v, v >= 1, ">= 1 (CD-1 is one Gibbs step)"),
         "init": lambda: _choice(key, v, INITS),
         "random_init": lambda: _choice(key, v, RANDOM_INITS),
         "decoders": lambda: _choice(key, v, ("recipe", "mirror")),

@@ -5,6 +5,7 @@
 semi-supervised remedies (+pseudo_label, +mean_teacher, +reconstruction) also train on unlabelled minibatches.
 The ladder network (Rasmus et al. 2015) and its top-layer-only Gamma model replace the classifier by a model of
 their own: `ladder` and `gamma` (LeCun-normal kernels, as the paper's code), `dae+ladder` from the DAE stack.
+`cae` and `rbm` (and `cae+...`, `rbm+...`) start from a stack pretrained with that greedy layer instead.
 """
 
 import dataclasses
@@ -15,7 +16,8 @@ from stackae.core.inits import data_dependent, lsuv
 from stackae.errors import ConfigError
 
 RANDOM_INITS = ("glorot", "he", "orthogonal", "lecun", "small_gaussian")
-INIT_METHODS = (*RANDOM_INITS, "lsuv", "data_dependent", "dae", "dae_linear_probe")
+PRETRAINED_INITS = ("dae", "dae_linear_probe", "cae", "rbm")  # from a stack pretrained with that greedy layer
+INIT_METHODS = (*RANDOM_INITS, "lsuv", "data_dependent", *PRETRAINED_INITS)
 SEMI_SUPERVISED = ("pseudo_label", "mean_teacher", "reconstruction")
 LADDERS = ("ladder", "gamma")
 REMEDIES = ("batch_norm", "dropout", "clip", "residual", *SEMI_SUPERVISED, *LADDERS)
@@ -66,7 +68,12 @@ class Method:
 
     @property
     def pretrained(self) -> bool:
-        return self.init in ("dae", "dae_linear_probe")
+        return self.init in PRETRAINED_INITS
+
+    @property
+    def stack_kind(self) -> str | None:
+        """The greedy layer (pretrain.layer) of the stack a pretrained method starts from; None for the others."""
+        return ("dae" if self.init == "dae_linear_probe" else self.init) if self.pretrained else None
 
     @property
     def frozen_encoders(self) -> bool:

@@ -1,4 +1,5 @@
-"""Reconstruction and classification losses: per-example sums, averaged over the batch."""
+"""Reconstruction and classification losses, and the contractive penalty: per-example sums, averaged over the
+batch."""
 
 import jax
 import jax.numpy as jnp
@@ -95,3 +96,12 @@ def softmax_cross_entropy(logits_bc, labels_b):
 def classification_error(logits_bc, labels_b):
     """Fraction of examples whose arg-max class is wrong."""
     return jnp.mean(jnp.argmax(logits_bc, axis=-1) != labels_b)
+
+
+def contraction_penalty(z_bh, activate, kernel_dh):
+    """The contractive autoencoder's penalty (Rifai et al. 2011): the squared Frobenius norm of the encoder's
+    Jacobian dh/dx = diag(f'(z)) W^T, per example, averaged. In closed form, sum_j f'(z_j)^2 sum_i W_ij^2: the
+    elementwise derivative f' comes from one forward-mode pass of the activation over the batch (no Jacobian
+    per example)."""
+    slope = jax.jvp(activate, (z_bh,), (jnp.ones_like(z_bh),))[1]
+    return jnp.mean(jnp.square(slope) @ jnp.sum(jnp.square(kernel_dh), axis=0))

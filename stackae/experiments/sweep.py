@@ -14,6 +14,7 @@ import io
 import numpy as np
 
 from stackae.core.stats import mean_interval
+from stackae.errors import ConfigError
 from stackae.methods import parse_method
 from stackae.procedures.finetune import Plan, finetune
 from stackae.provenance import data_fingerprint
@@ -71,10 +72,27 @@ def plan_for(cfg, labels_per_class: int, method: str | None = None) -> Plan:
                 min(per_budget(s.eval_every), steps), per_budget(s.batch_size))
 
 
+def stack_for(method: str, stacks):
+    """The pretrained stack `method` starts from: `stacks` is {layer kind: Stack}, or one Stack (the notebooks'
+    DAE stack), which serves only the methods of its own layer kind; None for a method that is not pretrained."""
+    kind = parse_method(method).stack_kind
+    if kind is None:
+        return None
+    if isinstance(stacks, dict):
+        return stacks[kind]
+    own = stacks.records[0].get("layer_kind", "dae") if stacks is not None else None
+    if own != kind:
+        raise ConfigError(f"method '{method}' starts from a stack pretrained with pretrain.layer={kind}, but "
+                          f"{'no stack' if stacks is None else f'a {own} stack'} was given; pass stacks as a "
+                          f"dict {{layer kind: stack}} with a '{kind}' stack.")
+    return stacks
+
+
 def run_cell(cfg, data, cell: Cell, stack=None, log=print, resume=None) -> list[dict]:
     """Fine-tune one cell (resumably, given a `resume` checkpointer: every `sweep.cell_checkpoint_every`
-    evaluations); its rows, with the learning rate each seed selects on validation marked."""
-    run = finetune(cfg, data, cell.method, stack=stack if parse_method(cell.method).pretrained else None,
+    evaluations); its rows, with the learning rate each seed selects on validation marked. `stack`: see
+    `stack_for`."""
+    run = finetune(cfg, data, cell.method, stack=stack_for(cell.method, stack),
                    plan=plan_for(cfg, cell.labels_per_class, cell.method), log=log, desc=cell.name, resume=resume,
                    checkpoint_every=cfg.sweep.cell_checkpoint_every or None)
     fingerprint = data_fingerprint(data)
@@ -88,7 +106,8 @@ def run_cell(cfg, data, cell: Cell, stack=None, log=print, resume=None) -> list[
 
 
 def run_grid(cfg, data, stack=None, log=print) -> list[dict]:
-    """Every cell of the grid in memory (notebooks); the rows of the tidy table."""
+    """Every cell of the grid in memory (notebooks); the rows of the tidy table. `stack`: one Stack, or
+    {layer kind: Stack} when the methods start from several (see `stack_for`)."""
     return [row for cell in cells(cfg) for row in run_cell(cfg, data, cell, stack, log=log)]
 
 

@@ -7,7 +7,7 @@ import pathlib
 import shutil
 import time
 
-from stackae.config import config_from_json
+from stackae.config import config_from_json, with_layer_kind
 from stackae.data import labelled_subset, load_dataset
 from stackae.errors import ConfigError
 from stackae.experiments.sweep import cells, from_csv, plan_for, pretraining_seeds, run_cell, shard, summarize, \
@@ -69,16 +69,22 @@ def pretraining_config(cfg):
     return pcfg
 
 
-def shared_stack(cfg, out: pathlib.Path, data, log):
-    """The pretrained stack of every seed, from DIR/pretrain: trained (resumably) here unless another process
-    (another shard) is training it, in which case None."""
-    pcfg = pretraining_config(cfg)
-    if not (out / "pretrain" / "summary.json").exists():
+def stack_folder(kind: str) -> str:
+    """The workdir folder of the shared stack of one layer kind: pretrain (dae), pretrain-cae, pretrain-rbm."""
+    return "pretrain" if kind == "dae" else f"pretrain-{kind}"
+
+
+def shared_stack(cfg, out: pathlib.Path, data, log, kind: str = "dae"):
+    """The pretrained stack of every seed with `kind` layers, from DIR/<stack_folder(kind)>: trained (resumably)
+    here unless another process (another shard) is training it, in which case None."""
+    pcfg = with_layer_kind(pretraining_config(cfg), kind)
+    name = stack_folder(kind)
+    if not (out / name / "summary.json").exists():
         try:
-            pretrain(pcfg, out, log=log)
+            pretrain(pcfg, out, log=log, name=name)
         except RunInUseError:
             return None
-    return load_stack(out, pcfg, data.n_features)
+    return load_stack(out, pcfg, data.n_features, name=name)
 
 
 def run_sweep(cfg, workdir, *, shard_spec: str | None = None, log=print) -> list[dict]:
@@ -95,21 +101,23 @@ def run_sweep(cfg, workdir, *, shard_spec: str | None = None, log=print) -> list
     todo = [c for c in mine if not (out / "cells" / f"{c.name}.csv").exists()]
     log(f"sweep on {data.name}: {len(cells(cfg))} cells in the grid, {len(mine)} in shard {index}/{count}, "
         f"{len(todo)} to run")
-    stack, waiting = None, False
+    stacks, waiting = {}, False
     while todo:
-        if stack is None and any(parse_method(c.method).pretrained for c in todo):
-            stack = shared_stack(cfg, out, data, log)
-        runnable = [c for c in todo if stack is not None or not parse_method(c.method).pretrained]
+        for kind in sorted({parse_method(c.method).stack_kind for c in todo} - {None} - set(stacks)):
+            stack = shared_stack(cfg, out, data, log, kind)
+            if stack is not None:
+                stacks[kind] = stack
+        runnable = [c for c in todo if parse_method(c.method).stack_kind in (None, *stacks)]
         if not runnable:
             if not waiting:
-                log(f"another process is pretraining in {out / 'pretrain'}; waiting for it")
+                log(f"another process is pretraining in {out}; waiting for it")
             waiting = True
             time.sleep(WAIT_SECONDS)
             continue
         cell = runnable[0]
         state = out / "state" / cell.name  # within-cell checkpoints, with sweep.cell_checkpoint_every
         resume = ResumeCheckpoints(state) if cfg.sweep.cell_checkpoint_every else None
-        rows = run_cell(cfg, data, cell, stack, log=log, resume=resume)
+        rows = run_cell(cfg, data, cell, stacks, log=log, resume=resume)
         write_text(out / "cells" / f"{cell.name}.csv", to_csv(rows))
         if resume is not None:
             resume.close()
@@ -149,8 +157,10 @@ def write_report(out: pathlib.Path, cfg=None) -> list[dict]:
 
 def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str:
     s = cfg.sweep
-    pre = out / "pretrain" / "summary.json"
-    pre_seconds = read_json(pre)["seconds"] if pre.exists() else None
+    kinds = sorted({parse_method(m).stack_kind for m in s.methods} - {None}, key=("dae", "cae", "rbm").index)
+    stacks = {k: out / stack_folder(k) / "summary.json" for k in kinds}
+    pre_seconds = {k: read_json(p)["seconds"] for k, p in stacks.items() if p.exists()}
+    pretraining = ", ".join(f"{k} {v:.0f} s" if len(kinds) > 1 else f"{v:.0f} s" for k, v in pre_seconds.items())
     per_budget = {}
     for r in rows:
         per_budget.setdefault(r["labels_per_class"], {})[r["method"]] = r["cell_seconds"]
@@ -178,5 +188,5 @@ def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str
         f"learning-rate grid {', '.join(f'{v:g}' for v in s.learning_rates)} chosen per seed on the validation "
         f"set. {budgets}. Validation set: {s.valid_per_class or 'as many per class as the budget, at least 10'} "
         "per class (the whole validation split with all labels). The test set is never used for any choice.", "",
-        "Seconds: pretraining " + ("(not run)" if pre_seconds is None else f"{pre_seconds:.0f} s") +
+        "Seconds: pretraining " + (pretraining or "(not run)") +
         f"; fine-tuning by budget: {timing or 'none yet'}.", "", ""])

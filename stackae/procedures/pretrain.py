@@ -1,4 +1,5 @@
-"""Greedy layer-wise pretraining of a stack of denoising autoencoders.
+"""Greedy layer-wise pretraining of a stack of denoising autoencoders (or contractive autoencoders, or RBMs:
+`pretrain.layer`, each kind a loss on the same tied-or-untied layer, so stacking and unrolling stay generic).
 
 Layer k trains on the clean codes of layers 1..k-1, computed once for the whole pool and kept on the device;
 lower layers never change while layer k trains; each layer gets a fresh optimiser state. All seeds train at
@@ -14,11 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from stackae.config import layer_config
-from stackae.core.activations import NON_NEGATIVE, SELF_APPLIED, activation, apply_activation
+from stackae.config import layer_config, reconstruction_of
+from stackae.core.activations import SELF_APPLIED, activation, apply_activation
 from stackae.core.diagnostics import activation_stats, gradient_warnings
 from stackae.core.engine import check_batches, device_mesh, init_train_state, make_epoch, replicate, seed_keys
-from stackae.core.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, l1_activation_penalty, weight_penalty
+from stackae.core import rbm
+from stackae.core.losses import RECONSTRUCTION_UNITS, RECONSTRUCTIONS, contraction_penalty, l1_activation_penalty, \
+                                weight_penalty
 from stackae.core.models import DenoisingAutoencoder
 from stackae.core.noise import corrupt
 from stackae.core.optim import make_optimizer
@@ -29,18 +32,6 @@ from stackae.provenance import data_fingerprint
 CODE_CHUNK = 4096  # examples per chunk when caching codes
 FINAL_METRICS = {"train_reconstruction": "reconstruction", "valid_reconstruction": "valid_reconstruction",
                  "sparsity": "sparsity"}
-
-
-def reconstruction_of(cfg, k: int) -> str:
-    """Layer k's reconstruction loss; "auto" = sigmoid cross-entropy on pixels, softplus squared error on
-    non-negative codes (Glorot/Gulcehre), linear squared error on signed codes."""
-    chosen = layer_config(cfg, k).reconstruction
-    if chosen != "auto":
-        return chosen
-    if k == 0:
-        return "sigmoid_cross_entropy"
-    lower = layer_config(cfg, k - 1).activation
-    return "softplus_squared_error" if lower in NON_NEGATIVE else "linear_squared_error"
 
 
 def dae_module(n_in: int, n_hidden: int, lc, key) -> DenoisingAutoencoder:
@@ -74,17 +65,54 @@ def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
         noisy = clean
         if lc.preact_noise > 0:
             noisy = act_in(a_bd + lc.preact_noise * jax.random.normal(preact_key, a_bd.shape, a_bd.dtype))
-        h = model.encode(corrupt(lc.noise, noise_key, noisy, lc.noise_level),
-                         jax.random.fold_in(key, 1) if train and lc.activation == "rrelu" else None)
+        z = model.encode_preactivation(corrupt(lc.noise, noise_key, noisy, lc.noise_level))
+        h = model.activate(z, jax.random.fold_in(key, 1) if train and lc.activation == "rrelu" else None)
         rec = recon_loss(model.decode_preactivation(h), clean)
         weights = [model.encoder.kernel[...]] + ([] if model.decoder_kernel is None else [model.decoder_kernel[...]])
         penalty = lc.l1_activation * l1_activation_penalty(h) + weight_penalty(weights, lc.l1_weight, lc.l2_weight)
-        return rec + penalty, {"reconstruction": rec, "sparsity": jnp.mean(h == 0)}
+        metrics = {"reconstruction": rec, "sparsity": jnp.mean(h == 0)}
+        if lc.layer == "cae":  # the Jacobian at the encoder's input (the corrupted one, where noise is on)
+            metrics["contraction"] = contraction_penalty(z, model.activate, model.encoder.kernel[...])
+            penalty += lc.contraction * metrics["contraction"]
+        return rec + penalty, metrics
 
     def eval_fn(params, a_bd):
         return loss_fn(params, a_bd, jax.random.key(0), train=False)[1]
 
     return loss_fn, eval_fn
+
+
+def rbm_loss(graphdef, lc, input_activation: str, reconstruction: str):
+    """loss_fn(params, a_bd, key) of one RBM layer (stackae.core.rbm) on the tied layer's weights, fed the lower
+    layer's pre-activations: CD-k's objective, whose gradient is the CD update, plus the weight decay
+    (pretrain.l2_weight, Hinton's practical guide). Metrics: the squared error of the mean-field reconstruction
+    and, for Bernoulli-Bernoulli layers, the stochastic log pseudo-likelihood per example. The DAE's noise and
+    activation penalty do not apply (sampling is an RBM's noise). eval_fn(params, a_bd): the metrics, fixed key."""
+    act_in = activation(input_activation)
+    gaussian = reconstruction == "linear_squared_error"
+
+    def loss_fn(params, a_bd, key, train=True):
+        model = nnx.merge(graphdef, params)
+        kernel, hidden_bias, visible_bias = model.encoder.kernel[...], model.encoder.bias[...], model.decoder_bias[...]
+        v0 = act_in(a_bd)
+        chain_key, pl_key = jax.random.split(key)
+        h0, vk, hk = rbm.gibbs_chain(v0, model.encode_preactivation, model.decode_preactivation, lc.activation,
+                                     gaussian, lc.cd_steps, chain_key)
+        objective = rbm.cd_objective(v0, h0, vk, hk, kernel, visible_bias, hidden_bias)
+        recon = rbm.visible_mean(gaussian, model.decode_preactivation(h0))
+        metrics = {"reconstruction": jnp.mean(jnp.sum(jnp.square(recon - v0), axis=-1)), "sparsity": jnp.mean(h0 == 0)}
+        if not gaussian and lc.activation == "sigmoid":
+            metrics["pseudo_likelihood"] = jnp.mean(rbm.pseudo_likelihood(v0, kernel, visible_bias, hidden_bias,
+                                                                          pl_key))
+        return objective + weight_penalty([kernel], lc.l1_weight, lc.l2_weight), metrics
+
+    def eval_fn(params, a_bd):
+        return loss_fn(params, a_bd, jax.random.key(0), train=False)[1]
+
+    return loss_fn, eval_fn
+
+
+LAYER_LOSSES = {"dae": dae_loss, "cae": dae_loss, "rbm": rbm_loss}  # pretrain.layer -> its loss_fn, eval_fn
 
 
 def dae_probe(graphdef, input_activation: str, hidden_activation: str):
@@ -113,9 +141,11 @@ def layer_preactivations(graphdef, params, a_nd, input_activation: str, activate
 def _fmt(k: int, lc):
     def fmt(epoch, m, seconds):
         bad = int(np.sum(~np.isfinite(m["loss"])))
+        extra = "".join(f"  {name.replace('_', ' ')} {finite_mean(m['valid_' + name]):.4f}"
+                        for name in ("contraction", "pseudo_likelihood") if "valid_" + name in m)
         return (f"layer {k + 1} epoch {epoch + 1}/{lc.epochs}: recon train {finite_mean(m['reconstruction']):.4f} "
                 f"valid {finite_mean(m['valid_reconstruction']):.4f}  zero-activations {finite_mean(m['sparsity']):.3f}"
-                f"  {seconds:.1f}s" + (f"  non-finite seeds: {bad}" if bad else ""))
+                f"{extra}  {seconds:.1f}s" + (f"  non-finite seeds: {bad}" if bad else ""))
     return fmt
 
 
@@ -140,7 +170,7 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
         log(f"resuming layer {k + 1} at epoch {start + 1}")
     states = replicate(states, mesh)
     reconstruction = reconstruction_of(cfg, k)
-    loss_fn, eval_fn = dae_loss(graphdef, lc, input_activation, reconstruction)
+    loss_fn, eval_fn = LAYER_LOSSES[lc.layer](graphdef, lc, input_activation, reconstruction)
     probe_fn = dae_probe(graphdef, input_activation, lc.activation) if cfg.diagnostics else None
     epoch_fn = make_epoch(loss_fn, optimizer, lc.batch_size, eval_fn, data_axes=(0, 0) if per_seed else (None, None),
                           mesh=mesh, gradient_diagnostics=cfg.diagnostics, probe_fn=probe_fn)
@@ -154,7 +184,7 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     last = epoch_log.history[-1] if epoch_log.history else {}
     record = {
         "layer": k + 1, "n_in": int(n_in), "n_hidden": int(n_hidden), "activation": lc.activation,
-        "reconstruction": reconstruction, "noise": lc.noise, "noise_level": lc.noise_level, "epochs": lc.epochs,
+        "layer_kind": lc.layer, "reconstruction": reconstruction, "noise": lc.noise, "noise_level": lc.noise_level, "epochs": lc.epochs,
         **{name: finite_mean(last.get(metric)) for name, metric in FINAL_METRICS.items()},
         **{f"{name}_per_seed": last.get(metric) for name, metric in FINAL_METRICS.items()},
         "diverged": np.asarray(states["diverged"]).tolist(),

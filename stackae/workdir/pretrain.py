@@ -49,9 +49,10 @@ class LayerStore:
 PRETRAINING_KEYS = ("dataset", "valid_fraction", "test_fraction", "seed", "seeds", "layers", "pretrain.")
 
 
-def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
-    """Pretrain every layer of `cfg.layers` greedily; write checkpoints and DIR/pretrain/summary.json."""
-    out = pathlib.Path(workdir) / "pretrain"
+def pretrain(cfg, workdir, *, overwrite: bool = False, log=print, name: str = "pretrain") -> dict:
+    """Pretrain every layer of `cfg.layers` greedily; write checkpoints and DIR/<name>/summary.json (a sweep
+    keeps the stacks of other layer kinds beside DIR/pretrain as DIR/pretrain-cae, DIR/pretrain-rbm)."""
+    out = pathlib.Path(workdir) / name
     finished = prepare_run_dir(out, cfg, "summary.json", overwrite, log, compared_keys=PRETRAINING_KEYS)
     if finished is not None:
         return finished
@@ -68,9 +69,9 @@ def pretrain(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     return summary
 
 
-def load_stack(workdir, cfg, n_features: int) -> Stack:
-    """The finished pretrained stack saved in DIR/pretrain."""
-    out = pathlib.Path(workdir) / "pretrain"
+def load_stack(workdir, cfg, n_features: int, name: str = "pretrain") -> Stack:
+    """The finished pretrained stack saved in DIR/<name>."""
+    out = pathlib.Path(workdir) / name
     sizes = (n_features, *cfg.layers[:-1])
     return Stack([cfg.seed + s for s in range(cfg.seeds)], [restore_layer(out, k, n, cfg) for k, n in enumerate(sizes)],
                  [read_json(out / f"layer_{k + 1}.json") for k in range(len(cfg.layers))],

@@ -1,0 +1,89 @@
+"""Restricted Boltzmann machines trained by contrastive divergence (Hinton 2002; Hinton, Osindero & Teh 2006;
+Hinton's "practical guide", 2010), on the weights of a tied autoencoder layer: kernel W (visible x hidden),
+hidden bias c (the encoder's bias) and visible bias b (the decoder's bias).
+
+Visible units: Bernoulli (probabilities in [0, 1], e.g. pixel intensities) or Gaussian with unit variance
+(real values). Hidden units by activation: sigmoid = Bernoulli, linear = Gaussian with unit variance (the code
+layer of Hinton & Salakhutdinov 2006), relu = noisy rectified (Nair & Hinton 2010: max(0, z + N(0, sigmoid(z)))).
+As in Hinton's rbm.m, hidden states are sampled, reconstructions and the statistics use probabilities (means).
+"""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+
+from stackae.core.noise import bernoulli
+
+HIDDEN_UNITS = {"sigmoid": "Bernoulli", "linear": "Gaussian", "relu": "noisy rectified"}
+
+
+def hidden_mean(units: str, z):
+    """E[h | v] given the hidden pre-activation z = v W + c (the noisy rectifier: its noise-free max(0, z))."""
+    return {"sigmoid": jax.nn.sigmoid, "linear": lambda a: a, "relu": jax.nn.relu}[units](z)
+
+
+def hidden_sample(units: str, z, key):
+    """A sample of h | v."""
+    if units == "sigmoid":
+        return bernoulli(key, jax.nn.sigmoid(z), z.shape).astype(z.dtype)
+    noise = jax.random.normal(key, z.shape, z.dtype)
+    if units == "linear":
+        return z + noise
+    return jax.nn.relu(z + noise * jnp.sqrt(jax.nn.sigmoid(z)))
+
+
+def visible_mean(gaussian: bool, a):
+    """E[v | h] given the visible pre-activation a = h W^T + b."""
+    return a if gaussian else jax.nn.sigmoid(a)
+
+
+def gibbs_chain(v0, preactivate_hidden, preactivate_visible, units: str, gaussian: bool, steps: int, key):
+    """CD-k's chain from the data `v0`: returns (h0, vk, hk), the data's hidden means and the k-th
+    reconstruction with its hidden means (every hidden state in between sampled)."""
+    h0 = hidden_mean(units, preactivate_hidden(v0))
+    z, vk = preactivate_hidden(v0), v0
+    for key_i in jax.random.split(key, steps):
+        vk = visible_mean(gaussian, preactivate_visible(hidden_sample(units, z, key_i)))
+        z = preactivate_hidden(vk)
+    return h0, vk, hidden_mean(units, z)
+
+
+def energy(v, h, kernel, visible_bias, hidden_bias):
+    """-v W h - b.v - c.h per example: its gradient, at fixed (v, h), gives the CD statistics (the Gaussian
+    visible term |v|^2 / 2 does not depend on the parameters and cancels in the difference)."""
+    return -jnp.sum((v @ kernel) * h, axis=-1) - v @ visible_bias - h @ hidden_bias
+
+
+def cd_objective(v0, h0, vk, hk, kernel, visible_bias, hidden_bias):
+    """Mean of E(data) - E(reconstruction) at fixed states: descending it is the CD update
+    dW = <v h>_data - <v h>_recon (likewise for the biases)."""
+    sg = jax.lax.stop_gradient
+    return jnp.mean(energy(sg(v0), sg(h0), kernel, visible_bias, hidden_bias)
+                    - energy(sg(vk), sg(hk), kernel, visible_bias, hidden_bias))
+
+
+def free_energy(v, kernel, visible_bias, hidden_bias):
+    """F(v) = -b.v - sum_j softplus(c_j + v W_j) of a Bernoulli-Bernoulli RBM (p(v) = exp(-F(v)) / Z)."""
+    return -v @ visible_bias - jnp.sum(jax.nn.softplus(v @ kernel + hidden_bias), axis=-1)
+
+
+def pseudo_likelihood(v, kernel, visible_bias, hidden_bias, key):
+    """Stochastic log pseudo-likelihood per example of a Bernoulli-Bernoulli RBM: n_visible x log
+    sigmoid(F(v~) - F(v)) with one random unit of each example flipped (v~_i = 1 - v_i)."""
+    n, d = v.shape
+    flip = jax.nn.one_hot(jax.random.randint(key, (n,), 0, d), d, dtype=v.dtype)
+    flipped = v + flip * (1 - 2 * v)
+    return d * jax.nn.log_sigmoid(free_energy(flipped, kernel, visible_bias, hidden_bias)
+                                  - free_energy(v, kernel, visible_bias, hidden_bias))
+
+
+def exact_log_likelihood(v, kernel, visible_bias, hidden_bias):
+    """Mean exact log p(v) of a Bernoulli-Bernoulli RBM, its partition function summed over every visible
+    state (2^n_visible of them: tiny RBMs only, for tests and checks)."""
+    d = kernel.shape[0]
+    if d > 20:
+        raise ValueError(f"exact_log_likelihood enumerates 2^{d} visible states; use at most 20 visible units.")
+    states = jnp.asarray(list(itertools.product((0.0, 1.0), repeat=d)), dtype=kernel.dtype)
+    log_z = jax.nn.logsumexp(-free_energy(states, kernel, visible_bias, hidden_bias))
+    return jnp.mean(-free_energy(v, kernel, visible_bias, hidden_bias)) - log_z

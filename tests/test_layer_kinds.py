@@ -1,0 +1,134 @@
+"""The greedy layers beside the DAE: the contractive autoencoder's closed-form penalty, the RBM's CD-k against
+exact expectations on a tiny machine, its likelihood rising with training, and both kinds resumed bitwise."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import run_script_here, tiny_config
+from stackae.core import rbm
+from stackae.core.activations import activation
+from stackae.core.losses import contraction_penalty
+from stackae.core.engine import seed_keys
+from stackae.data import dataset_from_arrays
+from stackae.procedures.pretrain import LAYER_LOSSES, dae_graphdef, dae_params, pretrain_stack
+from test_resume import assert_trees_equal, command, run, run_and_kill
+from stackae.workdir.checkpoints import restore_tree
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "softplus"])
+def test_the_contraction_penalty_is_the_squared_frobenius_norm_of_autodiffs_jacobian(name):
+    kx, kw, kb = jax.random.split(jax.random.key(0), 3)
+    x, w, b = jax.random.normal(kx, (5, 7)), jax.random.normal(kw, (7, 4)), jax.random.normal(kb, (4,))
+    act = activation(name)
+    jacobians = jax.vmap(jax.jacfwd(lambda row: act(row @ w + b)))(x)  # (examples, hidden, visible)
+    expected = jnp.mean(jnp.sum(jnp.square(jacobians), axis=(1, 2)))
+    np.testing.assert_allclose(contraction_penalty(x @ w + b, act, w), expected, rtol=1e-5)
+
+
+def tiny_rbm(seed=0, visible=4, hidden=3):
+    kw, kb, kc = jax.random.split(jax.random.key(seed), 3)
+    return (jax.random.normal(kw, (visible, hidden)), 0.5 * jax.random.normal(kb, (visible,)),
+            0.5 * jax.random.normal(kc, (hidden,)))
+
+
+def exact_cd1_update(v0, kernel, visible_bias, hidden_bias):
+    """The textbook CD-1 update's expectation over the sampled hidden states, summed exactly over all 2^3 of
+    them: <v0 h0>_data - E[v1 h1], with h0 = sigmoid(v0 W + c), v1 = sigmoid(s W^T + b) for a sampled s,
+    h1 = sigmoid(v1 W + c) (probabilities, as Hinton's rbm.m)."""
+    p_h = jax.nn.sigmoid(v0 @ kernel + hidden_bias)
+    positive = jnp.outer(v0, p_h), v0, p_h
+    negative = [0.0, 0.0, 0.0]
+    for s in itertools.product((0.0, 1.0), repeat=kernel.shape[1]):
+        s = jnp.asarray(s)
+        weight = jnp.prod(jnp.where(s == 1, p_h, 1 - p_h))
+        v1 = jax.nn.sigmoid(kernel @ s + visible_bias)
+        h1 = jax.nn.sigmoid(v1 @ kernel + hidden_bias)
+        for i, term in enumerate((jnp.outer(v1, h1), v1, h1)):
+            negative[i] = negative[i] + weight * term
+    return [p - n for p, n in zip(positive, negative)]
+
+
+def test_cd1s_gradient_is_the_textbook_expectation_on_a_tiny_rbm():
+    kernel, visible_bias, hidden_bias = tiny_rbm()
+    v0 = jnp.asarray([[1.0, 0.0, 1.0, 1.0]])
+
+    def objective(params, key):
+        w, b, c = params
+        h0, vk, hk = rbm.gibbs_chain(v0, lambda v: v @ w + c, lambda h: h @ w.T + b, "sigmoid", False, 1, key)
+        return rbm.cd_objective(v0, h0, vk, hk, w, b, c)
+
+    grads = jax.vmap(jax.grad(objective), in_axes=(None, 0))((kernel, visible_bias, hidden_bias),
+                                                             jax.random.split(jax.random.key(1), 200_000))
+    mean_update = [-jnp.mean(g, axis=0) for g in grads]  # descending the objective = the CD update
+    for got, want in zip(mean_update, exact_cd1_update(v0[0], kernel, visible_bias, hidden_bias)):
+        np.testing.assert_allclose(got, want, atol=5e-3)
+
+
+def test_the_exact_log_likelihood_sums_to_one_over_every_visible_state():
+    kernel, visible_bias, hidden_bias = tiny_rbm(seed=2)
+    states = jnp.asarray(list(itertools.product((0.0, 1.0), repeat=4)))
+    log_p = jax.vmap(lambda v: rbm.exact_log_likelihood(v[None], kernel, visible_bias, hidden_bias))(states)
+    np.testing.assert_allclose(jnp.sum(jnp.exp(log_p)), 1.0, rtol=1e-5)
+
+
+def test_an_rbm_pretrained_on_a_tiny_binary_dataset_raises_its_exact_log_likelihood():
+    rng = np.random.default_rng(0)
+    patterns = np.asarray([[1, 1, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 1, 0]])
+    labels = rng.integers(0, 3, 600)
+    x = np.abs(patterns[labels] - (rng.random((600, 8)) < 0.05)).astype(np.float32)  # 5% of the bits flipped
+    data = dataset_from_arrays("bits", x, labels)
+    cfg = tiny_config(layer="rbm", activation="sigmoid", epochs=30, learning_rate=0.05, batch_size=20,
+                      noise="none", l1_activation=0.0)
+    cfg.layers, cfg.seeds = (6,), 2
+    stack = pretrain_stack(cfg, data, log=lambda *_: None)
+    keys = jax.vmap(lambda key: jax.random.split(jax.random.fold_in(key, 0))[0])(seed_keys(cfg.seed, cfg.seeds))
+    before = dae_params(8, 6, cfg.pretrain, keys)  # the initial parameters, drawn as layer 1's training does
+    (w, b), vis = stack.encoders()[0], stack.decoders()[0][0]
+    v = jnp.asarray(data.valid_x)
+    trained = [float(rbm.exact_log_likelihood(v, w[s], vis[s], b[s])) for s in range(2)]
+    untrained = [float(rbm.exact_log_likelihood(v, before["encoder"]["kernel"][...][s], before["decoder_bias"][...][s],
+                                                before["encoder"]["bias"][...][s])) for s in range(2)]
+    assert all(t > u + 1.0 for t, u in zip(trained, untrained)), (untrained, trained)
+    uniform = -8 * np.log(2)
+    assert min(trained) > uniform + 1.0, (uniform, trained)  # learnt the patterns, not just a flat model
+    history = stack.records[0]["history"]
+    assert history[-1]["valid_pseudo_likelihood"] > history[0]["valid_pseudo_likelihood"]
+
+
+def test_the_rbm_loss_needs_no_dae_noise_and_reports_its_metrics():
+    cfg = tiny_config(layer="rbm", activation="sigmoid")
+    graphdef = dae_graphdef(5, 3, cfg.pretrain)
+    params = jax.tree.map(lambda a: a[0], dae_params(5, 3, cfg.pretrain, jax.random.split(jax.random.key(0), 1)))
+    loss_fn, eval_fn = LAYER_LOSSES["rbm"](graphdef, cfg.pretrain, "linear", "sigmoid_cross_entropy")
+    x = jax.random.uniform(jax.random.key(1), (4, 5))
+    loss, metrics = loss_fn(params, x, jax.random.key(2))
+    assert np.isfinite(loss) and set(eval_fn(params, x)) == {"reconstruction", "sparsity", "pseudo_likelihood"}
+
+
+def test_cae_and_rbm_layers_killed_mid_layer_resume_to_identical_parameters(tmp_path):
+    kinds = ["--config.pretrain.layer=(cae,rbm)", "--config.pretrain.epochs=(8,20)"]
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    run(command("pretrain", reference, *kinds))
+    run_and_kill(command("pretrain", killed, *kinds), "layer 1 epoch 4/8")
+    run_and_kill(command("pretrain", killed, *kinds), "layer 2 epoch 8/20")
+    resumed = run(command("pretrain", killed, *kinds))
+    assert "resuming layer 2" in resumed.stdout
+    for layer in ("layer_1", "layer_2"):
+        assert_trees_equal(restore_tree(reference / "pretrain" / layer), restore_tree(killed / "pretrain" / layer))
+
+
+@pytest.mark.parametrize("override, phrase", [
+    ("--config.pretrain.layer=boltzmann", "choose one of: dae, cae, rbm"),
+    ("--config.pretrain.cd_steps=0", "must be >= 1"),
+    ("--config.pretrain.contraction=-0.1", "must be >= 0"),
+    ("--config.pretrain.layer=rbm --config.pretrain.activation=tanh", "an rbm's pretrain.activation is sigmoid"),
+])
+def test_bad_layer_kind_input_is_one_sentence_exit_2_and_writes_nothing(tmp_path, override, phrase):
+    proc = run_script_here("pretrain", "--workdir", tmp_path / "w", *override.split())
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and phrase in proc.stderr, proc.stderr
+    assert not (tmp_path / "w").exists()
