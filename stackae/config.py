@@ -337,10 +337,14 @@ def reconstruction_of(cfg, k: int) -> str:
 
 
 def with_layer_kind(cfg, kind: str):
-    """A copy of `cfg` whose every pretraining layer is of `kind` (dae, cae or rbm): the stack of a sweep method."""
+    """A copy of `cfg` whose every pretraining layer is of `kind` (dae, cae or rbm): the stack of a sweep method.
+    A cae stack is Rifai et al.'s, contraction instead of input noise (pretrain.layer=cae with noise is the
+    hybrid); an rbm ignores the noise keys."""
     c = cfg.copy_and_resolve_references()
     with c.ignore_type():
         c.pretrain.layer = kind
+        if kind == "cae":
+            c.pretrain.noise, c.pretrain.preact_noise = "none", 0.0
     return c
 
 

@@ -58,8 +58,9 @@ def test_cd1s_gradient_is_the_textbook_expectation_on_a_tiny_rbm():
 
     def objective(params, key):
         w, b, c = params
-        h0, vk, hk = rbm.gibbs_chain(v0, lambda v: v @ w + c, lambda h: h @ w.T + b, "sigmoid", False, 1, key)
-        return rbm.cd_objective(v0, h0, vk, hk, w, b, c)
+        z0, h0, _, vk, zk, hk = rbm.gibbs_chain(v0, lambda v: v @ w + c, lambda h: h @ w.T + b, "sigmoid", False,
+                                                1, key)
+        return rbm.cd_objective(v0, z0, h0, vk, zk, hk, b)
 
     grads = jax.vmap(jax.grad(objective), in_axes=(None, 0))((kernel, visible_bias, hidden_bias),
                                                              jax.random.split(jax.random.key(1), 200_000))

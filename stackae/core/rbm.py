@@ -39,28 +39,26 @@ def visible_mean(gaussian: bool, a):
 
 
 def gibbs_chain(v0, preactivate_hidden, preactivate_visible, units: str, gaussian: bool, steps: int, key):
-    """CD-k's chain from the data `v0`: returns (h0, vk, hk), the data's hidden means and the k-th
-    reconstruction with its hidden means (every hidden state in between sampled)."""
-    h0 = hidden_mean(units, preactivate_hidden(v0))
-    z, vk = preactivate_hidden(v0), v0
-    for key_i in jax.random.split(key, steps):
-        vk = visible_mean(gaussian, preactivate_visible(hidden_sample(units, z, key_i)))
-        z = preactivate_hidden(vk)
-    return h0, vk, hidden_mean(units, z)
-
-
-def energy(v, h, kernel, visible_bias, hidden_bias):
-    """-v W h - b.v - c.h per example: its gradient, at fixed (v, h), gives the CD statistics (the Gaussian
-    visible term |v|^2 / 2 does not depend on the parameters and cancels in the difference)."""
-    return -jnp.sum((v @ kernel) * h, axis=-1) - v @ visible_bias - h @ hidden_bias
-
-
-def cd_objective(v0, h0, vk, hk, kernel, visible_bias, hidden_bias):
-    """Mean of E(data) - E(reconstruction) at fixed states: descending it is the CD update
-    dW = <v h>_data - <v h>_recon (likewise for the biases)."""
+    """CD-k's chain from the data `v0`. Returns (z0, h0, v1, vk, zk, hk): the data's hidden pre-activations and
+    means, the first and the k-th reconstructions (means, held fixed) and the k-th hidden pre-activations and
+    means; every hidden state in between is sampled. The pre-activations z0, zk carry the gradient to the
+    parameters (see `cd_objective`); nothing else does."""
     sg = jax.lax.stop_gradient
-    return jnp.mean(energy(sg(v0), sg(h0), kernel, visible_bias, hidden_bias)
-                    - energy(sg(vk), sg(hk), kernel, visible_bias, hidden_bias))
+    z0 = preactivate_hidden(v0)
+    h0, z, reconstructions = sg(hidden_mean(units, z0)), z0, []
+    for key_i in jax.random.split(key, steps):
+        reconstructions.append(sg(visible_mean(gaussian, preactivate_visible(hidden_sample(units, sg(z), key_i)))))
+        z = preactivate_hidden(reconstructions[-1])
+    return z0, h0, reconstructions[0], reconstructions[-1], z, sg(hidden_mean(units, z))
+
+
+def cd_objective(v0, z0, h0, vk, zk, hk, visible_bias):
+    """Mean of E(data) - E(reconstruction), the energy E(v, h) = -v W h - b.v - c.h = -z.h - b.v (z = v W + c)
+    taken at the fixed states: descending it is the CD update dW = <v h>_data - <v h>_recon (likewise for the
+    biases). A Gaussian visible term |v|^2 / 2 does not depend on the parameters and is left out."""
+    def energy(v, z, h):
+        return -jnp.sum(z * h, axis=-1) - v @ visible_bias
+    return jnp.mean(energy(v0, z0, h0) - energy(vk, zk, hk))
 
 
 def free_energy(v, kernel, visible_bias, hidden_bias):

@@ -85,9 +85,10 @@ def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
 def rbm_loss(graphdef, lc, input_activation: str, reconstruction: str):
     """loss_fn(params, a_bd, key) of one RBM layer (stackae.core.rbm) on the tied layer's weights, fed the lower
     layer's pre-activations: CD-k's objective, whose gradient is the CD update, plus the weight decay
-    (pretrain.l2_weight, Hinton's practical guide). Metrics: the squared error of the mean-field reconstruction
-    and, for Bernoulli-Bernoulli layers, the stochastic log pseudo-likelihood per example. The DAE's noise and
-    activation penalty do not apply (sampling is an RBM's noise). eval_fn(params, a_bd): the metrics, fixed key."""
+    (pretrain.l2_weight, Hinton's practical guide). The DAE's noise and activation penalty do not apply
+    (sampling is an RBM's noise). Metrics: the squared error of the chain's first reconstruction (from sampled
+    hidden states, as rbm.m reports it) and, on held-out data of Bernoulli-Bernoulli layers, the stochastic log
+    pseudo-likelihood per example. eval_fn(params, a_bd): the held-out metrics, with a fixed key."""
     act_in = activation(input_activation)
     gaussian = reconstruction == "linear_squared_error"
 
@@ -96,12 +97,11 @@ def rbm_loss(graphdef, lc, input_activation: str, reconstruction: str):
         kernel, hidden_bias, visible_bias = model.encoder.kernel[...], model.encoder.bias[...], model.decoder_bias[...]
         v0 = act_in(a_bd)
         chain_key, pl_key = jax.random.split(key)
-        h0, vk, hk = rbm.gibbs_chain(v0, model.encode_preactivation, model.decode_preactivation, lc.activation,
-                                     gaussian, lc.cd_steps, chain_key)
-        objective = rbm.cd_objective(v0, h0, vk, hk, kernel, visible_bias, hidden_bias)
-        recon = rbm.visible_mean(gaussian, model.decode_preactivation(h0))
-        metrics = {"reconstruction": jnp.mean(jnp.sum(jnp.square(recon - v0), axis=-1)), "sparsity": jnp.mean(h0 == 0)}
-        if not gaussian and lc.activation == "sigmoid":
+        z0, h0, v1, vk, zk, hk = rbm.gibbs_chain(v0, model.encode_preactivation, model.decode_preactivation,
+                                                 lc.activation, gaussian, lc.cd_steps, chain_key)
+        objective = rbm.cd_objective(v0, z0, h0, vk, zk, hk, visible_bias)
+        metrics = {"reconstruction": jnp.mean(jnp.sum(jnp.square(v1 - v0), axis=-1)), "sparsity": jnp.mean(h0 == 0)}
+        if not train and not gaussian and lc.activation == "sigmoid":
             metrics["pseudo_likelihood"] = jnp.mean(rbm.pseudo_likelihood(v0, kernel, visible_bias, hidden_bias,
                                                                           pl_key))
         return objective + weight_penalty([kernel], lc.l1_weight, lc.l2_weight), metrics
