@@ -184,7 +184,9 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     last = epoch_log.history[-1] if epoch_log.history else {}
     record = {
         "layer": k + 1, "n_in": int(n_in), "n_hidden": int(n_hidden), "activation": lc.activation,
-        "layer_kind": lc.layer, "reconstruction": reconstruction, "noise": lc.noise, "noise_level": lc.noise_level, "epochs": lc.epochs,
+        "layer_kind": lc.layer, "reconstruction": reconstruction,
+        "noise": "none" if lc.layer == "rbm" else lc.noise,  # an rbm's sampling is its noise
+        "noise_level": 0.0 if lc.layer == "rbm" else lc.noise_level, "epochs": lc.epochs,
         **{name: finite_mean(last.get(metric)) for name, metric in FINAL_METRICS.items()},
         **{f"{name}_per_seed": last.get(metric) for name, metric in FINAL_METRICS.items()},
         "diverged": np.asarray(states["diverged"]).tolist(),
