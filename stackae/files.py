@@ -18,8 +18,11 @@ FORMATS = ".npz, .npy, .csv, .amat, or a folder with one subfolder of PNG/JPEG i
 
 
 def is_data_path(name: str) -> bool:
-    """Whether a dataset name names local files: it contains a '/' or ends in a data file suffix."""
-    return "/" in name or pathlib.Path(name).suffix.lower() in TABLE_SUFFIXES
+    """Whether a dataset name names local files: it ends in a data file suffix, starts with '/', './', '../'
+    or '~', ends with '/', or contains a '/' and exists (TFDS names such as imagenet_resized/32x32 do not)."""
+    name = str(name)
+    return (pathlib.Path(name).suffix.lower() in TABLE_SUFFIXES or name.startswith(("/", "./", "../", "~"))
+            or name.endswith("/") or ("/" in name and pathlib.Path(name).exists()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,7 @@ def read_splits(train: str, valid: str = "", test: str = "", *, label_column: st
     validation and test files, all of one format; inputs are divided by `input_scale` (uint8 arrays and images
     by 255)."""
     read = dict(label_column=label_column, image_size=image_size, input_scale=input_scale)
+    train, valid, test = (str(pathlib.Path(p).expanduser()) if p else "" for p in (train, valid, test))
     splits = _read(train, class_names=None, **read)
     names = splits.pop("class_names", None)
     for split, path in (("valid", valid), ("test", test)):

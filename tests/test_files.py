@@ -240,3 +240,13 @@ def test_a_bad_file_stops_the_main_job_with_exit_2_and_one_line(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and "--config.input_scale=255" in lines[0], proc.stderr
+
+
+def test_a_name_is_a_path_only_when_it_looks_like_one_so_tfds_names_with_a_slash_stay_tfds(tmp_path, monkeypatch):
+    from stackae.files import is_data_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()  # a local folder named like a TFDS dataset does not hijack the name
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    assert not any(map(is_data_path, ["mnist", "digits", "imagenet_resized/32x32", "data/missing"]))
+    assert all(map(is_data_path, ["x.csv", "a/b.NPZ", "./mnist", "mnist/", "/abs/folder", "~/d", "data/images"]))

@@ -15,33 +15,22 @@ tutorial's mnist.pkl.gz keeps the last 10,000 for validation). Expect a long run
 example.
 """
 
-from stackae.config import base_config
+from stackae.configs import vincent2010_sda3
 
 
 def get_config():
-    c = base_config()
+    c = vincent2010_sda3.get_config()  # the same sigmoid SdA: 784-1000-1000-1000, tied, cross-entropy, Glorot
     c.name = "theano_sda"
-    c.dataset = "mnist"
-    c.valid_fraction = 1 / 6
-    c.layers = (1000, 1000, 1000)
-    c.pretrain.activation = "sigmoid"
-    c.pretrain.tied = True
-    c.pretrain.init = "glorot"
-    c.pretrain.reconstruction = "sigmoid_cross_entropy"
-    c.pretrain.noise = "masking"
     with c.ignore_type():  # per-layer value, bottom to top
         c.pretrain.noise_level = (0.1, 0.2, 0.3)
-    c.pretrain.l1_activation = 0.0
-    c.pretrain.optimizer = "sgd"
     c.pretrain.learning_rate = 0.001
     c.pretrain.momentum = 0.0
     c.pretrain.batch_size = 1
     c.pretrain.epochs = 15
-    c.finetune.optimizer = "sgd"
     c.finetune.learning_rate = 0.1
     c.finetune.momentum = 0.0
+    c.finetune.schedule = "constant"
     c.finetune.batch_size = 1
     c.finetune.epochs = 100
     c.finetune.patience = 15
-    c.finetune.random_init = "glorot"
     return c
