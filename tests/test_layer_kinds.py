@@ -1,5 +1,6 @@
 """The greedy layers beside the DAE: the contractive autoencoder's closed-form penalty, the RBM's CD-k against
-exact expectations on a tiny machine, its likelihood rising with training, and both kinds resumed bitwise."""
+exact expectations on a tiny machine, its likelihood rising with training (both kinds resume bitwise after a
+kill: tests/test_resume.py)."""
 
 import itertools
 
@@ -15,8 +16,6 @@ from stackae.core.losses import contraction_penalty
 from stackae.core.engine import seed_keys
 from stackae.data import dataset_from_arrays
 from stackae.procedures.pretrain import LAYER_LOSSES, dae_graphdef, dae_params, pretrain_stack
-from test_resume import assert_trees_equal, command, run, run_and_kill
-from stackae.workdir.checkpoints import restore_tree
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "softplus"])
@@ -108,18 +107,6 @@ def test_the_rbm_loss_needs_no_dae_noise_and_reports_its_metrics():
     x = jax.random.uniform(jax.random.key(1), (4, 5))
     loss, metrics = loss_fn(params, x, jax.random.key(2))
     assert np.isfinite(loss) and set(eval_fn(params, x)) == {"reconstruction", "sparsity", "pseudo_likelihood"}
-
-
-def test_cae_and_rbm_layers_killed_mid_layer_resume_to_identical_parameters(tmp_path):
-    kinds = ["--config.pretrain.layer=(cae,rbm)", "--config.pretrain.epochs=(8,20)"]
-    reference, killed = tmp_path / "reference", tmp_path / "killed"
-    run(command("pretrain", reference, *kinds))
-    run_and_kill(command("pretrain", killed, *kinds), "layer 1 epoch 4/8")
-    run_and_kill(command("pretrain", killed, *kinds), "layer 2 epoch 8/20")
-    resumed = run(command("pretrain", killed, *kinds))
-    assert "resuming layer 2" in resumed.stdout
-    for layer in ("layer_1", "layer_2"):
-        assert_trees_equal(restore_tree(reference / "pretrain" / layer), restore_tree(killed / "pretrain" / layer))
 
 
 @pytest.mark.parametrize("override, phrase", [

@@ -46,14 +46,17 @@ def assert_trees_equal(a, b):
     jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), a, b)
 
 
-def test_pretrain_killed_in_layer_2_resumes_to_identical_parameters(tmp_path):
+def test_pretrain_killed_mid_layer_resumes_to_identical_parameters_for_every_layer_kind(tmp_path):
+    # a DAE, a contractive and an RBM layer; killed in the DAE's epochs, then in the RBM's
+    kinds = ["--config.layers=(32,16,16)", "--config.pretrain.layer=(dae,cae,rbm)", "--config.pretrain.epochs=(8,4,20)"]
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    run(command("pretrain", reference))
-    run_and_kill(command("pretrain", killed), "layer 2 epoch 12/40")
+    run(command("pretrain", reference, *kinds))
+    run_and_kill(command("pretrain", killed, *kinds), "layer 1 epoch 4/8")
+    run_and_kill(command("pretrain", killed, *kinds), "layer 3 epoch 8/20")
     assert not (killed / "pretrain" / "summary.json").exists()
-    resumed = run(command("pretrain", killed))
-    assert "resuming layer 2" in resumed.stdout
-    for layer in ("layer_1", "layer_2"):
+    resumed = run(command("pretrain", killed, *kinds))
+    assert "resuming layer 3" in resumed.stdout
+    for layer in ("layer_1", "layer_2", "layer_3"):
         assert_trees_equal(restore_tree(reference / "pretrain" / layer), restore_tree(killed / "pretrain" / layer))
 
 
