@@ -100,6 +100,10 @@ def test_given_validation_and_test_splits_win_over_carving(tmp_path):
     d = load(train, test_data=test, input_scale=255)
     assert (len(d.train_x), len(d.valid_x), len(d.test_x)) == (54, 6, 30)
     assert str(test) in data_fingerprint(d)["sources"]
+    valid = write_csv(tmp_path, x[60:70], y[60:70], name="valid.csv")
+    d = load(train, valid_data=valid, test_data=test, input_scale=255)
+    assert (len(d.train_x), len(d.valid_x), len(d.test_x)) == (60, 10, 30)
+    np.testing.assert_array_equal(d.valid_y, y[60:70])
 
 
 def test_image_folders_keep_colour_resize_when_asked_and_label_a_test_folder_by_class_name(tmp_path):
