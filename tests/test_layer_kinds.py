@@ -120,3 +120,13 @@ def test_bad_layer_kind_input_is_one_sentence_exit_2_and_writes_nothing(tmp_path
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and phrase in proc.stderr, proc.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_finetuning_from_a_stack_of_another_layer_kind_is_refused_and_pretrained_names_the_kind(tmp_path):
+    tiny = ["--workdir", tmp_path, "--config.layers=(8,)", "--config.pretrain.epochs=1", "--config.diagnostics=False"]
+    assert run_script_here("pretrain", *tiny, "--config.pretrain.layer=cae").returncode == 0
+    proc = run_script_here("finetune", "--workdir", tmp_path, "--init", "rbm")
+    assert proc.returncode == 2 and "has cae layers; pretrain with --config.pretrain.layer=rbm" in proc.stderr
+    assert not (tmp_path / "finetune-rbm").exists()
+    proc = run_script_here("finetune", "--workdir", tmp_path, "--config.finetune.epochs=1")
+    assert proc.returncode == 0 and "(method cae)" in proc.stdout, proc.stderr[-2000:]

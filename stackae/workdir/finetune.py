@@ -6,7 +6,7 @@ import pathlib
 import jax
 from flax import nnx
 
-from stackae.config import activations_of, check_ladder, config_from_json
+from stackae.config import activations_of, check_ladder, config_from_json, layer_config
 from stackae.core.stats import mean_interval
 from stackae.data import labelled_subset, load_dataset
 from stackae.errors import CheckpointError
@@ -37,8 +37,15 @@ def load_classifier(workdir, init: str = "pretrained") -> FinetuneRun:
                        results["seconds"], results["labels_used"], results.get("valid_used", 0))
 
 
-def check_pretrained(cfg, workdir):
-    """Refuse a missing, unfinished or architecturally different pretrained stack, in one sentence."""
+def pretrained_method(cfg) -> str:
+    """The method name of `--init pretrained`: the stack's layer kind (dae, cae, rbm), dae for a mixed stack."""
+    kinds = {layer_config(cfg, k).layer for k in range(len(cfg.layers))}
+    return kinds.pop() if len(kinds) == 1 else "dae"
+
+
+def check_pretrained(cfg, workdir, method=None):
+    """Refuse a missing, unfinished or architecturally different pretrained stack, or one of another layer kind
+    than `method` (cae, rbm) starts from, in one sentence."""
     out = pathlib.Path(workdir) / "pretrain"
     if not (out / "summary.json").exists():
         raise CheckpointError(
@@ -57,6 +64,12 @@ def check_pretrained(cfg, workdir):
             f"the pretrained stack in {out} uses activations {activations_of(saved)} but this config has "
             f"{activations_of(cfg)}; fine-tune with the config used for pretraining, or pretrain again."
         )
+    kinds = [layer_config(saved, k).layer for k in range(len(saved.layers))]
+    if method is not None and method.init in ("cae", "rbm") and set(kinds) != {method.init}:
+        raise CheckpointError(
+            f"method '{method.name}' starts from a stack of {method.init} layers, but the stack in {out} has "
+            f"{', '.join(kinds)} layers; pretrain with --config.pretrain.layer={method.init}, or use --init "
+            "pretrained.")
 
 
 def results_of(run: FinetuneRun, data, cfg, init: str) -> dict:
@@ -78,11 +91,12 @@ def results_of(run: FinetuneRun, data, cfg, init: str) -> dict:
 def finetune_run(cfg, workdir, *, init: str = "pretrained", overwrite: bool = False, log=print) -> dict:
     """Fine-tune from `init` ("pretrained", "random" = the config's finetune.random_init, or a method name);
     write DIR/finetune-<init>/results.json and the best parameters."""
-    method = parse_method("dae" if init == "pretrained" else cfg.finetune.random_init if init == "random" else init)
+    method = parse_method(pretrained_method(cfg) if init == "pretrained" else cfg.finetune.random_init
+                          if init == "random" else init)
     if method.ladder_network:
         check_ladder(cfg)
     if method.pretrained:
-        check_pretrained(cfg, workdir)
+        check_pretrained(cfg, workdir, method)
     out = pathlib.Path(workdir) / f"finetune-{init}"
     finished = prepare_run_dir(out, cfg, "results.json", overwrite, log)
     if finished is not None:
