@@ -27,6 +27,9 @@ def test_loaded_classifier_predicts_what_training_measured(workdir, init):
         error = np.mean(run.predict(data.test_x, member) != data.test_y)
         assert error == pytest.approx(row["test_error"], abs=1e-6)
     assert run.encode(data.test_x[:5], 1).shape == (5, 16)
+    hidden = run.hidden(data.test_x[:5], 1)
+    assert [h.shape for h in hidden] == [(5, 32), (5, 16)]
+    np.testing.assert_array_equal(hidden[-1], run.encode(data.test_x[:5], 1))
 
 
 def test_encode_script_writes_the_stack_codes(workdir, tmp_path):

@@ -85,7 +85,12 @@ class FinetuneRun:
 
     def encode(self, x_nd, member: int = 0) -> np.ndarray:
         """Top hidden-layer activations of member `member` (the fine-tuned features)."""
-        return np.asarray(self._model(member).hidden(jnp.asarray(x_nd))[-1])
+        return self.hidden(x_nd, member)[-1]
+
+    def hidden(self, x_nd, member: int = 0) -> list[np.ndarray]:
+        """Every hidden layer's activations of member `member`, bottom to top (e.g. their fraction of exact
+        zeros)."""
+        return [np.asarray(h) for h in self._model(member).hidden(jnp.asarray(x_nd))]
 
     def _model(self, member: int):
         take = lambda tree: jax.tree.map(lambda a: a[member], tree)  # noqa: E731
