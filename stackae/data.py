@@ -294,12 +294,12 @@ def load_dataset(cfg, unit_range: bool = True, log=print) -> Dataset:
         files = read_splits(cfg.dataset, cfg.valid_data, cfg.test_data, label_column=cfg.label_column,
                             image_size=tuple(cfg.image_size), input_scale=cfg.input_scale)
         for examples in filter(None, (files.train, files.valid, files.test)):
-            if unit_range:
+            if unit_range:  # per file, to name it; the splits carved from these need no second check
                 check_unit_range(examples.source, examples.x)
         test, valid = files.test or Examples(None, None, ""), files.valid or Examples(None, None, "")
         return dataset_from_arrays(cfg.dataset, files.train.x, files.train.y, test.x, test.y, valid_x=valid.x,
                                    valid_y=valid.y, valid_fraction=cfg.valid_fraction,
-                                   test_fraction=cfg.test_fraction, unit_range=unit_range, sources=files.sources)
+                                   test_fraction=cfg.test_fraction, unit_range=False, sources=files.sources)
     version = ""
     if cfg.dataset == "digits":
         (train_x, train_y), (test_x, test_y), n_classes = load_digits(cfg.test_fraction)

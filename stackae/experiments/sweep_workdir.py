@@ -7,7 +7,7 @@ import pathlib
 import shutil
 import time
 
-from stackae.config import config_from_json, with_layer_kind
+from stackae.config import LAYER_KINDS, config_from_json, with_layer_kind
 from stackae.data import labelled_subset, load_dataset
 from stackae.errors import ConfigError
 from stackae.experiments.sweep import cells, from_csv, plan_for, pretraining_seeds, run_cell, shard, summarize, \
@@ -157,7 +157,7 @@ def write_report(out: pathlib.Path, cfg=None) -> list[dict]:
 
 def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str:
     s = cfg.sweep
-    kinds = sorted({parse_method(m).stack_kind for m in s.methods} - {None}, key=("dae", "cae", "rbm").index)
+    kinds = sorted({parse_method(m).stack_kind for m in s.methods} - {None}, key=LAYER_KINDS.index)
     stacks = {k: out / stack_folder(k) / "summary.json" for k in kinds}
     pre_seconds = {k: read_json(p)["seconds"] for k, p in stacks.items() if p.exists()}
     pretraining = ", ".join(f"{k} {v:.0f} s" if len(kinds) > 1 else f"{v:.0f} s" for k, v in pre_seconds.items())
