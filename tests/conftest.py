@@ -56,6 +56,13 @@ from stackae.configs import digits  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files holding a test marked slow run first (with -n each file goes to one worker, pyproject.toml): the long
+    ones start at once instead of leaving one worker busy at the end."""
+    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow_modules)  # stable: the order within is kept
+
+
 def pytest_unconfigure(config):
     if OWN_CACHE is not None:
         shutil.rmtree(OWN_CACHE, ignore_errors=True)
@@ -96,9 +103,9 @@ def run_script(name, *args, cwd=None, env=None):
 
 
 def run_script_here(name, *args):
-    """Run scripts/<name>.py in this process, as `run_script` does in a new one: for bad input, which stops before
-    any training, without an interpreter's start-up per case. An uncaught exception's traceback lands in stderr,
-    as it would from a process."""
+    """Run scripts/<name>.py in this process, as `run_script` does in a new one, without an interpreter's start-up
+    and imports (the compiled programs land in the shared cache for the processes started after it). An uncaught
+    exception's traceback lands in stderr, and the run's locks are released, as they would be by a process."""
     argv, out, err, code = sys.argv, io.StringIO(), io.StringIO(), 0
     sys.argv = [str(ROOT / "scripts" / f"{name}.py"), *map(str, args)]
     try:
@@ -111,7 +118,18 @@ def run_script_here(name, *args):
         code = 1
     finally:
         sys.argv = argv
+        end_of_process_for_locks()
     return subprocess.CompletedProcess([name, *args], code, out.getvalue(), err.getvalue())
+
+
+def end_of_process_for_locks():
+    """What a script's process end does to its run locks: released, their files left (see stackae.workdir.locks)."""
+    from stackae.workdir import locks
+    for f in locks._held.values():
+        f.close()
+    locks._held.clear()
+    locks._created.clear()
+    locks._created_locks.clear()
 
 
 def tree_snapshot(folder):

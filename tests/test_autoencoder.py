@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import run_script, run_script_here, tiny_config, tree_snapshot
+from conftest import run_script_here, tiny_config, tree_snapshot
 from stackae.core.inits import _preactivation
 from stackae.errors import ConfigError
 from stackae.procedures.autoencoder import autoencoder, finetune_reconstruction, pca_baseline, unroll
@@ -131,7 +131,7 @@ TINY_AE = ["--config.layers=(24,6)", "--config.pretrain.activation=(relu,linear)
 
 @pytest.mark.slow
 def test_scripts_compare_fine_tune_encode_and_refuse_bad_input(tmp_path):
-    proc = run_script("autoencoder", "--workdir", str(tmp_path), *TINY_AE)
+    proc = run_script_here("autoencoder", "--workdir", str(tmp_path), *TINY_AE)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "autoencoder.json").read_text())
     assert set(report["runs"]) == {"pretrained", "random", "random-adam", "pca"}
@@ -141,8 +141,8 @@ def test_scripts_compare_fine_tune_encode_and_refuse_bad_input(tmp_path):
     r = json.loads((tmp_path / "autoencoder-pretrained" / "results.json").read_text())
     assert r["architecture"] == [64, 24, 6] and len(r["per_seed"]) == 2 and r["objective"] == "reconstruction"
 
-    proc = run_script("encode", "--workdir", str(tmp_path), "--objective", "reconstruction", "--init", "random-adam",
-                      "--member", "1", "--out", str(tmp_path / "codes.npy"))
+    proc = run_script_here("encode", "--workdir", str(tmp_path), "--objective", "reconstruction", "--init",
+                           "random-adam", "--member", "1", "--out", str(tmp_path / "codes.npy"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert np.load(tmp_path / "codes.npy").shape == (359, 6)
     assert np.load(tmp_path / "codes-reconstructions.npy").shape == (359, 64)
@@ -155,6 +155,6 @@ def test_scripts_compare_fine_tune_encode_and_refuse_bad_input(tmp_path):
     proc = run_script_here("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", *TINY_AE,
                            "--config.autoencoder.learning_rate=0.5")
     assert proc.returncode == 2 and "different config" in proc.stderr and "autoencoder.learning_rate" in proc.stderr
-    proc = run_script("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", *TINY_AE)
+    proc = run_script_here("finetune", "--workdir", str(tmp_path), "--objective", "reconstruction", *TINY_AE)
     assert proc.returncode == 0 and "already holds this finished run" in proc.stdout + proc.stderr
     assert tree_snapshot(tmp_path) == before

@@ -52,6 +52,7 @@ def test_tfds_path_on_mock_data(name, tmp_path):
     assert train_y.dtype == np.int32 and len(test_y) == 40
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MNIST_DIR, reason="set STACKAE_MNIST_DIR to the folder of the MNIST IDX .gz files")
 def test_real_mnist_prepared_offline_from_manual_dir(tmp_path_factory, capfd):
     data_dir = os.environ.get("STACKAE_TFDS_DIR") or str(tmp_path_factory.mktemp("tfds"))

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_script, run_script_here, tiny_config
+from conftest import ROOT, run_script_here, tiny_config
 from stackae.errors import ConfigError
 from stackae.workdir.checkpoints import ResumeCheckpoints, interrupt_deferred
 from stackae.workdir.runs import prepare_run_dir, record_config
@@ -62,10 +62,11 @@ def test_second_run_on_a_busy_workdir_is_refused_and_a_killed_run_leaves_no_stuc
     workdir = tmp_path / "w"
     first = start(workdir, *LONG)
     wait_for(first, "layer 1 epoch 1/200")
-    second = run_script("pretrain", "--workdir", str(workdir), *LONG)
+    second = run_script_here("pretrain", "--workdir", str(workdir), *LONG)
     last = second.stderr.strip().splitlines()[-1]
     assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr[-3000:]
     assert last.startswith("error: another run is using") and str(workdir) in last, last
+    wait_for(first, "layer 1 epoch 3/200")  # epoch 2's checkpoint is saved: the third run has one to resume from
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=60)
     assert (workdir / "pretrain" / ".lock").exists()
@@ -128,8 +129,8 @@ def test_only_keys_that_change_a_result_are_compared(tmp_path):
 
 
 def test_early_stopping_says_so(tmp_path):
-    proc = run_script("finetune", "--workdir", str(tmp_path), "--init", "random", "--config.layers=(32,16)",
-                      "--config.finetune.epochs=100", "--config.finetune.patience=2")
+    proc = run_script_here("finetune", "--workdir", str(tmp_path), "--init", "random", "--config.layers=(32,16)",
+                           "--config.finetune.epochs=100", "--config.finetune.patience=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next((l for l in proc.stdout.splitlines() if "stopped early at epoch" in l), None)
     assert line and "validation error had not improved for 2 epochs" in line, proc.stdout[-3000:]

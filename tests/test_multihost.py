@@ -7,8 +7,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_script_here
+
+pytestmark = pytest.mark.slow
 
 ARGS = ["--config.layers=(32,16)", "--config.pretrain.epochs=3"]
 
@@ -27,8 +30,7 @@ def layer_losses(workdir):
 def test_two_processes_on_localhost_match_one_process(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     script = str(ROOT / "scripts" / "pretrain.py")
-    single = subprocess.run([sys.executable, script, "--workdir", str(tmp_path / "one"), *ARGS], env=env,
-                            capture_output=True, text=True, timeout=600)
+    single = run_script_here("pretrain", "--workdir", str(tmp_path / "one"), *ARGS)
     assert single.returncode == 0, single.stderr[-3000:]
     address = f"127.0.0.1:{free_port()}"
     procs = [subprocess.Popen([sys.executable, script, "--workdir", str(tmp_path / "two"), *ARGS,

@@ -33,6 +33,7 @@ def test_every_shipped_config_validates_and_says_what_it_is(path):
     assert load_config(str(CONFIGS_DIR / path)).name == path.removesuffix(".py")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", REPRODUCTIONS)
 def test_a_reproduction_config_runs_a_tiny_version_end_to_end(tmp_path, name):
     job, shrink, written = REPRODUCTIONS[name]

@@ -10,8 +10,10 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_script_here
 from stackae.workdir.checkpoints import restore_tree
+
+pytestmark = pytest.mark.slow
 
 ARGS = ["--config.layers=(32,16)", "--config.pretrain.epochs=(4,40)", "--config.finetune.epochs=40",
         "--config.finetune.patience=40"]
@@ -21,9 +23,9 @@ def command(script, workdir, *extra):
     return [sys.executable, "-u", str(ROOT / "scripts" / f"{script}.py"), "--workdir", str(workdir), *ARGS, *extra]
 
 
-def run(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+def run(script, workdir, *extra):
+    """Run the script to its end in this process (only the killed runs need a process of their own)."""
+    proc = run_script_here(script, "--workdir", workdir, *ARGS, *extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -50,11 +52,11 @@ def test_pretrain_killed_mid_layer_resumes_to_identical_parameters_for_every_lay
     # a DAE, a contractive and an RBM layer; killed in the DAE's epochs, then in the RBM's
     kinds = ["--config.layers=(32,16,16)", "--config.pretrain.layer=(dae,cae,rbm)", "--config.pretrain.epochs=(8,4,20)"]
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    run(command("pretrain", reference, *kinds))
+    run("pretrain", reference, *kinds)
     run_and_kill(command("pretrain", killed, *kinds), "layer 1 epoch 4/8")
     run_and_kill(command("pretrain", killed, *kinds), "layer 3 epoch 8/20")
     assert not (killed / "pretrain" / "summary.json").exists()
-    resumed = run(command("pretrain", killed, *kinds))
+    resumed = run("pretrain", killed, *kinds)
     assert "resuming layer 3" in resumed.stdout
     for layer in ("layer_1", "layer_2", "layer_3"):
         assert_trees_equal(restore_tree(reference / "pretrain" / layer), restore_tree(killed / "pretrain" / layer))
@@ -68,9 +70,9 @@ def test_pretrain_killed_mid_layer_resumes_to_identical_parameters_for_every_lay
 ])
 def test_finetune_killed_mid_way_resumes_to_identical_results(tmp_path, init, extra, kill_at):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    run(command("finetune", reference, "--init", init, *extra))
+    run("finetune", reference, "--init", init, *extra)
     run_and_kill(command("finetune", killed, "--init", init, *extra), f"finetune-{init} epoch {kill_at}")
-    resumed = run(command("finetune", killed, "--init", init, *extra))
+    resumed = run("finetune", killed, "--init", init, *extra)
     assert f"resuming finetune-{init}" in resumed.stdout
     assert_trees_equal(restore_tree(reference / f"finetune-{init}" / "best"),
                        restore_tree(killed / f"finetune-{init}" / "best"))
@@ -83,9 +85,9 @@ def test_reconstruction_killed_mid_way_resumes_to_identical_results(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     extra = ("--objective", "reconstruction", "--init", "he", "--config.autoencoder.epochs=30",
              "--config.autoencoder.patience=30", "--config.autoencoder.batch_size=64")
-    run(command("finetune", reference, *extra))
+    run("finetune", reference, *extra)
     run_and_kill(command("finetune", killed, *extra), "autoencoder-he epoch 12/30")
-    resumed = run(command("finetune", killed, *extra))
+    resumed = run("finetune", killed, *extra)
     assert "resuming autoencoder-he" in resumed.stdout
     assert_trees_equal(restore_tree(reference / "autoencoder-he" / "best"), restore_tree(killed / "autoencoder-he" / "best"))
     import json

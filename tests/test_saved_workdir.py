@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script_here
 
 SAVED = ROOT / "tests" / "data" / "workdir-0.2.0"
 ARGS = ["--config.layers=(8,4)", "--config.pretrain.epochs=1", "--config.finetune.epochs=2", "--config.seeds=2",
@@ -45,10 +45,10 @@ def test_scripts_reuse_the_saved_runs(tmp_path):
     workdir = tmp_path / "w"
     shutil.copytree(SAVED, workdir)
     before = (workdir / "finetune-pretrained" / "results.json").read_text()
-    proc = run_script("finetune", "--workdir", str(workdir), *ARGS)
+    proc = run_script_here("finetune", "--workdir", str(workdir), *ARGS)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (workdir / "finetune-pretrained" / "results.json").read_text() == before
-    proc = run_script("finetune", "--workdir", str(workdir), "--init", "dae+batch_norm", *ARGS)
+    proc = run_script_here("finetune", "--workdir", str(workdir), "--init", "dae+batch_norm", *ARGS)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads((workdir / "finetune-dae+batch_norm" / "results.json").read_text())["per_seed"]
     assert len(rows) == 2

@@ -23,7 +23,7 @@ def one_sentence_error(proc, phrase):
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
-    proc = run_script("pretrain", "--workdir", str(workdir), *TINY)
+    proc = run_script_here("pretrain", "--workdir", str(workdir), *TINY)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return workdir
 
@@ -40,7 +40,7 @@ def test_pretrain_script_writes_summary_and_layer_checkpoints(pretrained):
 
 @pytest.mark.parametrize("init", ["pretrained", "random"])
 def test_finetune_beats_chance_by_far(pretrained, init):
-    proc = run_script("finetune", "--workdir", str(pretrained), "--init", init, *TINY)
+    proc = run_script_here("finetune", "--workdir", str(pretrained), "--init", init, *TINY)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads((pretrained / f"finetune-{init}" / "results.json").read_text())
     for key in ("dataset", "init", "labels_used", "valid_error", "test_error", "best_epoch", "epochs", "seconds",
@@ -52,7 +52,7 @@ def test_finetune_beats_chance_by_far(pretrained, init):
 
 def test_rerun_of_finished_run_says_so_and_keeps_files(pretrained):
     before = tree_snapshot(pretrained / "pretrain")
-    proc = run_script("pretrain", "--workdir", str(pretrained), *TINY)
+    proc = run_script_here("pretrain", "--workdir", str(pretrained), *TINY)
     assert proc.returncode == 0 and "already holds this finished run" in proc.stdout + proc.stderr
     assert tree_snapshot(pretrained / "pretrain") == before
 
@@ -84,8 +84,8 @@ def test_bad_input_to_pretrain_is_one_sentence_and_exit_2(tmp_path, override, ph
 
 
 def test_unreachable_download_without_manual_dir(tmp_path):
-    proc = run_script("pretrain", "--workdir", str(tmp_path / "w"), "--config.dataset=kmnist",
-                      f"--config.data_dir={tmp_path / 'tfds'}", "--config.download_retries=0")
+    proc = run_script_here("pretrain", "--workdir", str(tmp_path / "w"), "--config.dataset=kmnist",
+                           f"--config.data_dir={tmp_path / 'tfds'}", "--config.download_retries=0")
     if proc.returncode == 0:
         pytest.skip("this machine can download datasets")
     one_sentence_error(proc, "pass --config.manual_dir=DIR")
@@ -93,7 +93,7 @@ def test_unreachable_download_without_manual_dir(tmp_path):
 
 def test_nan_learning_rate_stops_with_a_message_and_keeps_a_good_checkpoint(tmp_path):
     workdir = tmp_path / "w"
-    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
+    proc = run_script_here("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
     one_sentence_error(proc, "pretraining layer 1 diverged")
     assert "learning_rate=1e+30" in proc.stderr
     from stackae.workdir.checkpoints import ResumeCheckpoints
@@ -123,7 +123,7 @@ def test_corrupt_layer_checkpoint_is_named_in_one_sentence(pretrained, tmp_path)
 
 def test_corrupt_resume_checkpoint_is_named_in_one_sentence(tmp_path):
     workdir = tmp_path / "w"
-    proc = run_script("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
+    proc = run_script_here("pretrain", "--workdir", str(workdir), *TINY, "--config.pretrain.learning_rate=1e30")
     assert proc.returncode == 2
     for f in (workdir / "pretrain" / "state").rglob("*"):
         if f.is_file():
@@ -143,7 +143,7 @@ def test_finetune_defaults_to_the_config_saved_by_pretraining(pretrained, tmp_pa
     import shutil
     copy = tmp_path / "copy"
     shutil.copytree(pretrained / "pretrain", copy / "pretrain")
-    proc = run_script("finetune", "--workdir", str(copy), "--config.finetune.epochs=3")
+    proc = run_script_here("finetune", "--workdir", str(copy), "--config.finetune.epochs=3")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "using the config saved by pretraining" in proc.stdout
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import run_script, run_script_here, tiny_config
+from conftest import run_script_here, tiny_config
 from stackae.core.losses import RECONSTRUCTIONS
 from stackae.errors import ConfigError
 from stackae.experiments.autoencoder_units import UnitCell
@@ -98,7 +98,7 @@ def test_depth_study_script_runs_resumes_and_refuses_bad_input(tmp_path):
     args = ["--workdir", str(tmp_path), "--depths", "1,2", "--config.layers=(12,12)", "--config.pretrain.epochs=1",
             "--config.finetune.epochs=2", "--config.seeds=2", "--config.labels_per_class=10",
             "--activations", "relu", "--remedies", "small_gaussian+batch_norm"]
-    proc = run_script("depth_study", *args)
+    proc = run_script_here("depth_study", *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "depth_study.json").read_text())
     assert len(report["cells"]) == 2 * 3 + 1
@@ -108,7 +108,7 @@ def test_depth_study_script_runs_resumes_and_refuses_bad_input(tmp_path):
     assert (tmp_path / "relu" / "pretrain" / "summary.json").exists()
 
     (tmp_path / "cells" / "relu-2-he.json").unlink()  # as if killed during that cell
-    proc = run_script("depth_study", *args)
+    proc = run_script_here("depth_study", *args)
     assert proc.returncode == 0 and proc.stdout.count("cell ") == 1 and "relu-2-he" in proc.stdout
     assert json.loads((tmp_path / "depth_study.json").read_text())["table"] == report["table"]
 
@@ -120,10 +120,10 @@ def test_depth_study_script_runs_resumes_and_refuses_bad_input(tmp_path):
 
 @pytest.mark.slow
 def test_autoencoder_units_script_compares_the_grid_with_the_recipe(tmp_path):
-    proc = run_script("autoencoder_units", "--workdir", str(tmp_path), "--config.layers=(16,2)",
-                      "--config.pretrain.epochs=1", "--config.autoencoder.epochs=2", "--config.seeds=2",
-                      "--config.autoencoder.batch_size=64", "--config.autoencoder.learning_rate=0.002",
-                      "--hidden", "relu", "--codes", "linear,relu", "--outputs", "sigmoid_cross_entropy")
+    proc = run_script_here("autoencoder_units", "--workdir", str(tmp_path), "--config.layers=(16,2)",
+                           "--config.pretrain.epochs=1", "--config.autoencoder.epochs=2", "--config.seeds=2",
+                           "--config.autoencoder.batch_size=64", "--config.autoencoder.learning_rate=0.002",
+                           "--hidden", "relu", "--codes", "linear,relu", "--outputs", "sigmoid_cross_entropy")
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "autoencoder_units.json").read_text())
     assert list(report["cells"]) == ["relu-linear-sigmoid_cross_entropy", "relu-relu-sigmoid_cross_entropy",

@@ -78,7 +78,8 @@ def test_a_sweep_killed_inside_a_cell_resumes_to_the_same_table(tmp_path):
     alone, from the checkpoint, and gives the uninterrupted sweep's table."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(sweep_command(reference), check=True, capture_output=True, env=env, timeout=900)
+    done = run_script_here("sweep", "--workdir", reference, *GRID)  # in this process: only the killed run needs one
+    assert done.returncode == 0, done.stderr[-2000:]
     proc = subprocess.Popen(sweep_command(killed, "--config.sweep.cell_checkpoint_every=1"), stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
     for line in proc.stdout:  # the line of evaluation 2 comes just before its checkpoint; evaluation 1's is saved
@@ -87,8 +88,7 @@ def test_a_sweep_killed_inside_a_cell_resumes_to_the_same_table(tmp_path):
             break
     proc.wait(timeout=60)
     assert len(list((killed / "cells").glob("*.csv"))) == 2
-    again = subprocess.run(sweep_command(killed, "--config.sweep.cell_checkpoint_every=1"), capture_output=True,
-                           text=True, env=env, timeout=900)
+    again = run_script_here("sweep", "--workdir", killed, *GRID, "--config.sweep.cell_checkpoint_every=1")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "1 to run" in again.stdout and "resuming 3-dae+pseudo_label" in again.stdout
     assert not (killed / "state" / "3-dae+pseudo_label").exists()  # a finished cell's checkpoints are removed

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import stackae
-from conftest import run_script, run_script_here
+from conftest import run_script_here
 
 TINY = ["--config.layers=(32,16)", "--config.pretrain.epochs=2", "--config.finetune.epochs=4", "--config.seeds=2"]
 
@@ -14,7 +14,7 @@ TINY = ["--config.layers=(32,16)", "--config.pretrain.epochs=2", "--config.finet
 def workdir(tmp_path_factory):
     w = tmp_path_factory.mktemp("trained")
     for args in (("pretrain",), ("finetune",), ("finetune", "--init", "he+batch_norm")):
-        proc = run_script(args[0], "--workdir", str(w), *TINY, *args[1:])
+        proc = run_script_here(args[0], "--workdir", str(w), *TINY, *args[1:])
         assert proc.returncode == 0, proc.stderr[-2000:]
     return w
 
@@ -34,7 +34,7 @@ def test_loaded_classifier_predicts_what_training_measured(workdir, init):
 
 def test_encode_script_writes_the_stack_codes(workdir, tmp_path):
     out = tmp_path / "codes.npy"
-    proc = run_script("encode", "--workdir", str(workdir), "--split", "valid", "--member", "1", "--out", str(out))
+    proc = run_script_here("encode", "--workdir", str(workdir), "--split", "valid", "--member", "1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     stack = stackae.load_pretrained(workdir)
     data = stackae.load_dataset(stackae.load_config(str(workdir / "pretrain" / "config.json")))

@@ -3,7 +3,7 @@
 import math
 
 import numpy as np
-from scipy import stats as scipy_stats
+from scipy.special import stdtrit  # the t quantile: scipy.stats.t.ppf without importing scipy.stats
 
 
 def mean_interval(values, confidence: float = 0.95) -> dict:
@@ -12,7 +12,7 @@ def mean_interval(values, confidence: float = 0.95) -> dict:
     mean = float(v.mean())
     if len(v) < 2:
         return {"mean": mean, "ci95": None, "n": int(len(v))}
-    half = scipy_stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    half = stdtrit(len(v) - 1, 0.5 + confidence / 2) * v.std(ddof=1) / math.sqrt(len(v))
     return {"mean": mean, "ci95": float(half), "n": int(len(v))}
 
 
