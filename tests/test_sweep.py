@@ -11,7 +11,7 @@ from conftest import ROOT, run_script_here, tree_snapshot
 from stackae.config import load_config
 from stackae.errors import ConfigError
 from stackae.experiments.sweep import cells, from_csv, mark_selected, shard, summarize, to_markdown
-from stackae.experiments.sweep_workdir import parse_shard
+from stackae.experiments.sweep_workdir import parse_shard, report_header
 
 GRID = ["--config.layers=(24,16)", "--config.pretrain.epochs=2", "--config.sweep.methods=(he,dae,dae+pseudo_label)",
         "--config.sweep.labels_per_class=(3,)", "--config.sweep.seeds=2", "--config.sweep.steps=20",
@@ -70,6 +70,14 @@ def without_timing(path):
 
 def sweep_command(workdir, *extra):
     return [sys.executable, "-u", str(ROOT / "scripts" / "sweep.py"), "--workdir", str(workdir), *GRID, *extra]
+
+
+def test_the_report_speaks_of_all_labels_only_when_that_budget_is_in_the_grid(tmp_path):
+    cfg = load_config(None, {"sweep.labels_per_class": "(3,10)"})
+    assert "with all labels" not in report_header(cfg, tmp_path, [], 4)
+    cfg = load_config(None, {"sweep.labels_per_class": "(3,0)", "sweep.seeds_all_labels": "2"})
+    header = report_header(cfg, tmp_path, [], 4)
+    assert "(2 with all labels)" in header and "the whole validation split with all labels" in header
 
 
 @pytest.mark.slow

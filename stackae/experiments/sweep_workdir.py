@@ -182,11 +182,14 @@ def report_header(cfg, out: pathlib.Path, rows: list[dict], n_cells: int) -> str
     if ladder:
         budgets += (f". Ladder networks: Adam, grid {', '.join(f'{v:g}' for v in s.ladder_learning_rates)}, "
                     f"decaying linearly to 0 after {cfg.ladder.decay_start:g} of their steps")
+    with_all = 0 in s.labels_per_class  # the all-labels budget is in the grid
+    all_seeds = f" ({s.seeds_all_labels} with all labels)" if with_all else ""
+    all_valid = " (the whole validation split with all labels)" if with_all else ""
     return "\n".join([
         f"# Sweep: {cfg.dataset}, network {'-'.join(map(str, cfg.layers))}", "",
-        f"{done} of {n_cells} cells finished. Seeds {s.seeds} per budget ({s.seeds_all_labels} with all labels); "
+        f"{done} of {n_cells} cells finished. Seeds {s.seeds} per budget{all_seeds}; "
         f"learning-rate grid {', '.join(f'{v:g}' for v in s.learning_rates)} chosen per seed on the validation "
         f"set. {budgets}. Validation set: {s.valid_per_class or 'as many per class as the budget, at least 10'} "
-        "per class (the whole validation split with all labels). The test set is never used for any choice.", "",
+        f"per class{all_valid}. The test set is never used for any choice.", "",
         "Seconds: pretraining " + (pretraining or "(not run)") +
         f"; fine-tuning by budget: {timing or 'none yet'}.", "", ""])
