@@ -46,5 +46,7 @@ def test_a_reproduction_config_runs_a_tiny_version_end_to_end(tmp_path, name):
                            *shrink, *FINETUNE)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / written).exists()
+    if script == "finetune":  # the unrolled stack's results name its layer kind
+        assert json.loads((tmp_path / written).read_text())["method"] == "rbm"
     saved = json.loads((tmp_path / "pretrain" / "config.json").read_text())
     assert saved["name"] == name

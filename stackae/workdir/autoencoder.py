@@ -13,7 +13,7 @@ from stackae.procedures.autoencoder import AutoencoderRun, autoencoder, check_in
 from stackae.procedures.pretrain import reconstruction_of
 from stackae.provenance import data_fingerprint
 from stackae.workdir.checkpoints import ResumeCheckpoints, restore_tree, save_tree, write_json
-from stackae.workdir.finetune import check_pretrained
+from stackae.workdir.finetune import check_pretrained, pretrained_method
 from stackae.workdir.pretrain import PRETRAINING_KEYS, load_stack
 from stackae.workdir.runs import prepare_run_dir, read_finished_run, record_config
 
@@ -36,8 +36,9 @@ def reconstruction_results(run: AutoencoderRun, data, cfg, init: str) -> dict:
     ok = [r for r in run.rows if not r["diverged"]] or run.rows
     test = mean_interval([r["test_squared_error"] for r in ok])
     a = cfg.autoencoder
+    method = pretrained_method(cfg) if run.method == "dae" else run.method  # the unrolled stack's layer kind
     return {
-        "dataset": data.name, "init": init, "method": run.method, "objective": "reconstruction",
+        "dataset": data.name, "init": init, "method": method, "objective": "reconstruction",
         "architecture": [data.n_features, *cfg.layers], "optimizer": a.optimizer, "learning_rate": a.learning_rate,
         "seeds": [r["seed"] for r in run.rows], "data": data_fingerprint(data),
         "test_squared_error": test["mean"], "test_squared_error_ci95": test["ci95"],
