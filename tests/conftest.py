@@ -52,6 +52,7 @@ else:
     OWN_CACHE = None
 
 from stackae.configs import digits  # noqa: E402
+from stackae.workdir.locks import forget_run_dirs  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -118,18 +119,8 @@ def run_script_here(name, *args):
         code = 1
     finally:
         sys.argv = argv
-        end_of_process_for_locks()
+        forget_run_dirs()  # as the script's process end would
     return subprocess.CompletedProcess([name, *args], code, out.getvalue(), err.getvalue())
-
-
-def end_of_process_for_locks():
-    """What a script's process end does to its run locks: released, their files left (see stackae.workdir.locks)."""
-    from stackae.workdir import locks
-    for f in locks._held.values():
-        f.close()
-    locks._held.clear()
-    locks._created.clear()
-    locks._created_locks.clear()
 
 
 def tree_snapshot(folder):

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import ROOT, tiny_config
 
+
 def train(workdir) -> dict:
     """Pretrain and fine-tune the tiny config on every device this process has; its losses."""
     import jax

@@ -50,12 +50,25 @@ def lock_run_dir(folder) -> None:
         _created_locks.append(folder / ".lock")
 
 
-def remove_unused_run_dirs() -> None:
-    """Release this process's locks, remove the `.lock` files it created and the folders its locking created
-    that hold nothing else (a run stopped by bad input leaves no lock file and no empty folder behind)."""
+def _release_locks() -> None:
+    """Release every lock this process holds, as the end of the process does (the `.lock` files stay)."""
     for f in _held.values():
         f.close()
     _held.clear()
+
+
+def forget_run_dirs() -> None:
+    """Release the locks and forget the folders and `.lock` files this process's locking created, leaving them
+    on disk: what the end of a script's process does, for scripts run one after another in one process."""
+    _release_locks()
+    _created.clear()
+    _created_locks.clear()
+
+
+def remove_unused_run_dirs() -> None:
+    """Release this process's locks, remove the `.lock` files it created and the folders its locking created
+    that hold nothing else (a run stopped by bad input leaves no lock file and no empty folder behind)."""
+    _release_locks()
     for lock in _created_locks:
         lock.unlink(missing_ok=True)
     _created_locks.clear()
