@@ -20,9 +20,9 @@ from stackae.methods import RANDOM_INITS, parse_method
 OPTIMIZERS = ("sgd", "adam")
 # Per-layer keys of `pretrain`: a single value for every layer, or a tuple with one value per layer.
 PER_LAYER_KEYS = (
-    "layer", "contraction", "cd_steps", "activation", "tied", "init", "reconstruction", "noise", "noise_level", "preact_noise",
-    "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate", "momentum", "schedule", "batch_size",
-    "epochs",
+    "layer", "contraction", "cd_steps", "persistent", "activation", "tied", "init", "reconstruction", "noise", "noise_level", "preact_noise",
+    "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate", "momentum", "initial_momentum",
+    "momentum_warmup_epochs", "schedule", "batch_size", "epochs",
 )
 LAYER_KINDS = ("dae", "cae", "rbm")  # the greedy layers of pretrain.layer
 CONFIGS_DIR = pathlib.Path(__file__).parent / "configs"
@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
     p.layer = "dae"  # the greedy layer: dae, cae (contractive) or rbm (restricted Boltzmann machine, CD-k)
     p.contraction = 0.1  # cae: weight of the squared Frobenius norm of the encoder's Jacobian
     p.cd_steps = 1  # rbm: Gibbs steps k of contrastive divergence (CD-k)
+    p.persistent = False  # rbm: persistent CD (Tieleman 2008): batch_size chains carried on; wants a small rate
     p.activation = "relu"  # rbm: hidden units sigmoid (Bernoulli), linear (Gaussian) or relu (noisy rectified)
     p.tied = True
     p.init = "glorot"
@@ -67,6 +68,8 @@ def base_config() -> ml_collections.ConfigDict:
     p.optimizer = "sgd"
     p.learning_rate = 0.01
     p.momentum = 0.9
+    p.initial_momentum = 0.5  # sgd: the momentum of the first momentum_warmup_epochs epochs of each layer
+    p.momentum_warmup_epochs = 0  # e.g. 5 with initial_momentum 0.5: Hinton's practical guide for RBMs
     p.schedule = "constant"  # or "cosine": decay to 0 over the layer's epochs
     p.batch_size = 32
     p.epochs = 20
@@ -359,6 +362,11 @@ def _check_rbm_layers(cfg):
         if not lc.tied:
             raise ConfigError(f"layer {k + 1} is an rbm, whose one weight matrix serves both directions; set "
                               "pretrain.tied=True for it.")
+        if lc.persistent and lc.activation != "sigmoid" and reconstruction_of(cfg, k) == "linear_squared_error":
+            raise ConfigError(f"layer {k + 1} is a persistent-CD rbm with Gaussian visible and {lc.activation} hidden "
+                              "units, whose model distribution need not be normalisable (its chains can run away); "
+                              "give it pretrain.persistent=False (CD-k) or sigmoid hidden units, e.g. "
+                              "--config.pretrain.persistent='(True,False)'.")
         if reconstruction_of(cfg, k) not in ("sigmoid_cross_entropy", "linear_squared_error"):
             raise ConfigError(f"layer {k + 1} is an rbm with pretrain.reconstruction={lc.reconstruction}; its "
                               "visible units are sigmoid_cross_entropy (Bernoulli) or linear_squared_error "
@@ -444,6 +452,8 @@ def _check_value(key, leaf, v):
         "learning_rate": lambda: _range(key, v, v > 0, "> 0"),
         "adam_learning_rate": lambda: _range(key, v, v > 0, "> 0"),
         "momentum": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
+        "initial_momentum": lambda: _range(key, v, 0 <= v < 1, "in [0, 1)"),
+        "momentum_warmup_epochs": lambda: _range(key, v, v >= 0, ">= 0 (0: no warm-up)"),
         "batch_size": lambda: _range(key, v, v > 0, "> 0"),
         "epochs": lambda: _range(key, v, v > 0, "> 0"),
         "patience": lambda: _range(key, v, v > 0, "> 0"),

@@ -49,8 +49,11 @@ def assert_trees_equal(a, b):
 
 
 def test_pretrain_killed_mid_layer_resumes_to_identical_parameters_for_every_layer_kind(tmp_path):
-    # a DAE, a contractive and an RBM layer; killed in the DAE's epochs, then in the RBM's
-    kinds = ["--config.layers=(32,16,16)", "--config.pretrain.layer=(dae,cae,rbm)", "--config.pretrain.epochs=(8,4,20)"]
+    # a DAE, a contractive and an RBM layer (Gaussian-Bernoulli, persistent CD, momentum 0.5 for 5 epochs then 0.9: the chains and
+    # the momentum's step count are restored too); killed in the DAE's epochs, then in the RBM's
+    kinds = ["--config.layers=(32,16,16)", "--config.pretrain.layer=(dae,cae,rbm)", "--config.pretrain.epochs=(8,4,20)",
+             "--config.pretrain.persistent=True", "--config.pretrain.momentum_warmup_epochs=(0,0,5)",
+             "--config.pretrain.activation=(relu,relu,sigmoid)"]
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     run("pretrain", reference, *kinds)
     run_and_kill(command("pretrain", killed, *kinds), "layer 1 epoch 4/8")

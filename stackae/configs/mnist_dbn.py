@@ -7,7 +7,8 @@ Pretraining as Hinton's rbm.m and practical guide (2010): Bernoulli-Bernoulli RB
 visible probabilities; each RBM's hidden probabilities are the next one's data), CD-1, minibatches of 100,
 learning rate 0.1 on the mean gradient, momentum 0.9, weight decay 0.0002 on the weights (pretrain.l2_weight
 = 0.0001: the penalty l2 * sum w^2 has gradient 0.0002 w), weights drawn from N(0, 0.01^2), 50 epochs per layer.
-Deviations: momentum 0.9 from the first epoch (rbm.m uses 0.5 for its first 5 epochs); zero initial biases
+Deviations: momentum 0.9 from the first epoch (rbm.m uses 0.5 for its first 5 epochs; add
+--config.pretrain.momentum_warmup_epochs=5 for that, not how the recorded results ran); zero initial biases
 (as rbm.m); fine-tuning by SGD with momentum 0.9 (learning rate 0.1, cosine decay over 50 epochs, minibatches
 of 100, the best validation epoch kept) instead of conjugate gradients for 200 epochs; 50,000 training / 10,000
 validation images carved at random from MNIST's 60,000. The random twin (scripts/compare.py) is the same

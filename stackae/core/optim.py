@@ -1,6 +1,7 @@
 """optax optimisers and learning-rate schedules by name."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -9,15 +10,22 @@ SCHEDULES = ("constant", "cosine")  # the config's choices; the ladder's "linear
 
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9, schedule: str = "constant",
                    total_steps: int = 0, clip_norm: float = 0.0, frozen=None,
-                   decay_start: float = 0.0) -> optax.GradientTransformation:
+                   decay_start: float = 0.0, initial_momentum: float | None = None,
+                   momentum_steps: int = 0) -> optax.GradientTransformation:
     """SGD with (heavy-ball) momentum, or Adam; "cosine" decays the rate to 0 over `total_steps`, "linear_tail"
     keeps it until the fraction `decay_start` of them, then decays it linearly to 0 (the ladder's schedule).
 
     The learning rate lives in the optimiser state (optax.inject_hyperparams), so states initialised under
     `jax.vmap` with different rates train side by side in one program. `clip_norm` > 0
     clips the gradient's global norm first; `frozen(path) -> bool` names parameters that never change.
+    SGD's momentum is `initial_momentum` for the first `momentum_steps` steps, then `momentum` (Hinton's
+    practical guide for RBMs: 0.5, then 0.9).
     """
-    if name == "sgd":
+    if name == "sgd" and initial_momentum is not None and momentum_steps > 0:
+        warm, steps = float(initial_momentum), int(momentum_steps)
+        direction = optax.inject_hyperparams(optax.trace)(
+            decay=lambda count: jnp.where(count < steps, warm, momentum))
+    elif name == "sgd":
         direction = optax.trace(decay=momentum) if momentum else optax.identity()
     elif name == "adam":
         direction = optax.scale_by_adam()

@@ -6,6 +6,7 @@ Visible units: Bernoulli (probabilities in [0, 1], e.g. pixel intensities) or Ga
 (real values). Hidden units by activation: sigmoid = Bernoulli, linear = Gaussian with unit variance (the code
 layer of Hinton & Salakhutdinov 2006), relu = noisy rectified (Nair & Hinton 2010: max(0, z + N(0, sigmoid(z)))).
 As in Hinton's rbm.m, hidden states are sampled, reconstructions and the statistics use probabilities (means).
+Persistent CD (Tieleman 2008) keeps its negative chains between minibatches instead: `persistent_chain`.
 """
 
 import itertools
@@ -50,6 +51,27 @@ def gibbs_chain(v0, preactivate_hidden, preactivate_visible, units: str, gaussia
         reconstructions.append(sg(visible_mean(gaussian, preactivate_visible(hidden_sample(units, sg(z), key_i)))))
         z = preactivate_hidden(reconstructions[-1])
     return z0, h0, reconstructions[0], reconstructions[-1], z, sg(hidden_mean(units, z))
+
+
+def visible_sample(gaussian: bool, a, key):
+    """A sample of v | h: Bernoulli, or Gaussian with unit variance around a."""
+    if gaussian:
+        return a + jax.random.normal(key, a.shape, a.dtype)
+    return bernoulli(key, jax.nn.sigmoid(a), a.shape).astype(a.dtype)
+
+
+def persistent_chain(v, preactivate_hidden, preactivate_visible, units: str, gaussian: bool, steps: int, key):
+    """Persistent CD's negative phase: `steps` full Gibbs steps from the chains' visible states `v` (one chain
+    per row, carried over from the last minibatch). Returns (vk, zk, hk): the new visible states (sampled: they
+    are the chains' states to carry on), their hidden pre-activations (carrying the gradient) and means."""
+    sg = jax.lax.stop_gradient
+    v = sg(v)
+    for key_i in jax.random.split(key, steps):
+        hidden_key, visible_key = jax.random.split(key_i)
+        h = hidden_sample(units, sg(preactivate_hidden(v)), hidden_key)
+        v = sg(visible_sample(gaussian, preactivate_visible(h), visible_key))
+    zk = preactivate_hidden(v)
+    return v, zk, sg(hidden_mean(units, zk))
 
 
 def cd_objective(v0, z0, h0, vk, zk, hk, visible_bias):

@@ -83,33 +83,51 @@ def dae_loss(graphdef, lc, input_activation: str, reconstruction: str):
 
 
 def rbm_loss(graphdef, lc, input_activation: str, reconstruction: str):
-    """loss_fn(params, a_bd, key) of one RBM layer (stackae.core.rbm) on the tied layer's weights, fed the lower
-    layer's pre-activations: CD-k's objective, whose gradient is the CD update, plus the weight decay
+    """loss_fn(params, a_bd, key[, chains]) of one RBM layer (stackae.core.rbm) on the tied layer's weights, fed
+    the lower layer's pre-activations: CD-k's objective, whose gradient is the CD update, plus the weight decay
     (pretrain.l2_weight, Hinton's practical guide). The DAE's noise and activation penalty do not apply
-    (sampling is an RBM's noise). Metrics: the squared error of the chain's first reconstruction (from sampled
-    hidden states, as rbm.m reports it) and, on held-out data of Bernoulli-Bernoulli layers, the stochastic log
-    pseudo-likelihood per example. eval_fn(params, a_bd): the held-out metrics, with a fixed key."""
+    (sampling is an RBM's noise). With pretrain.persistent the negative phase runs from `chains`, the visible
+    states the last step left (persistent CD), and loss_fn returns (loss, (metrics, new chains)). Metrics: the
+    squared error of the data's one-step reconstruction (from sampled hidden states, as rbm.m reports it) and,
+    on held-out data of Bernoulli-Bernoulli layers, the stochastic log pseudo-likelihood per example.
+    eval_fn(params, a_bd[, chains]): the held-out metrics, with a fixed key."""
     act_in = activation(input_activation)
     gaussian = reconstruction == "linear_squared_error"
 
-    def loss_fn(params, a_bd, key, train=True):
+    def loss_fn(params, a_bd, key, chains=None, train=True):
         model = nnx.merge(graphdef, params)
         kernel, hidden_bias, visible_bias = model.encoder.kernel[...], model.encoder.bias[...], model.decoder_bias[...]
         v0 = act_in(a_bd)
         chain_key, pl_key = jax.random.split(key)
-        z0, h0, v1, vk, zk, hk = rbm.gibbs_chain(v0, model.encode_preactivation, model.decode_preactivation,
-                                                 lc.activation, gaussian, lc.cd_steps, chain_key)
+        gibbs = (model.encode_preactivation, model.decode_preactivation, lc.activation, gaussian)
+        if chains is None:
+            z0, h0, v1, vk, zk, hk = rbm.gibbs_chain(v0, *gibbs, lc.cd_steps, chain_key)
+        else:
+            z0, h0, v1, *_ = rbm.gibbs_chain(v0, *gibbs, 1, chain_key)
+            vk, zk, hk = rbm.persistent_chain(chains, *gibbs, lc.cd_steps, jax.random.fold_in(key, 2))
         objective = rbm.cd_objective(v0, z0, h0, vk, zk, hk, visible_bias)
         metrics = {"reconstruction": jnp.mean(jnp.sum(jnp.square(v1 - v0), axis=-1)), "sparsity": jnp.mean(h0 == 0)}
         if not train and not gaussian and lc.activation == "sigmoid":
             metrics["pseudo_likelihood"] = jnp.mean(rbm.pseudo_likelihood(v0, kernel, visible_bias, hidden_bias,
                                                                           pl_key))
-        return objective + weight_penalty([kernel], lc.l1_weight, lc.l2_weight), metrics
+        loss = objective + weight_penalty([kernel], lc.l1_weight, lc.l2_weight)
+        return (loss, metrics) if chains is None else (loss, (metrics, vk))
 
-    def eval_fn(params, a_bd):
+    def eval_fn(params, a_bd, chains=None):
         return loss_fn(params, a_bd, jax.random.key(0), train=False)[1]
 
     return loss_fn, eval_fn
+
+
+def initial_chains(train_a, n_chains: int, input_activation: str, keys):
+    """Persistent CD's chains at the start: `n_chains` training inputs per seed, drawn without replacement
+    (train_a of every seed, or shared by all: a leading seed axis or none)."""
+    act_in = activation(input_activation)
+
+    def one_seed(key, a):
+        return act_in(a[jax.random.choice(jax.random.fold_in(key, 3), a.shape[0], (n_chains,), replace=False)])
+
+    return jax.jit(jax.vmap(one_seed, in_axes=(0, 0 if train_a.ndim == 3 else None)))(keys, train_a)
 
 
 LAYER_LOSSES = {"dae": dae_loss, "cae": dae_loss, "rbm": rbm_loss}  # pretrain.layer -> its loss_fn, eval_fn
@@ -117,7 +135,7 @@ LAYER_LOSSES = {"dae": dae_loss, "cae": dae_loss, "rbm": rbm_loss}  # pretrain.l
 
 def dae_probe(graphdef, input_activation: str, hidden_activation: str):
     """probe_fn(params, a_bd): activation statistics of the layer's hidden units on clean held-out inputs."""
-    def probe_fn(params, a_bd):
+    def probe_fn(params, a_bd, extra=None):
         model = nnx.merge(graphdef, params)
         z = model.encode_preactivation(activation(input_activation)(a_bd))
         return activation_stats([z], [model.activate(z)], [hidden_activation])
@@ -155,13 +173,17 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     n_in, n_hidden = train_a.shape[-1], cfg.layers[k]
     graphdef = dae_graphdef(n_in, n_hidden, lc)
     steps = lc.epochs * (train_a.shape[-2] // lc.batch_size)
-    optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps)
+    optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps,
+                               initial_momentum=lc.initial_momentum,
+                               momentum_steps=lc.momentum_warmup_epochs * (train_a.shape[-2] // lc.batch_size))
 
     keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
     init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
+    persistent = lc.layer == "rbm" and lc.persistent
+    chains = initial_chains(train_a, lc.batch_size, input_activation, init_keys) if persistent else None
     # one program, not one per operation (compiling those took seconds on a GPU)
-    states = jax.jit(lambda keys: jax.vmap(lambda p: init_train_state(p, optimizer))(
-        dae_params(n_in, n_hidden, lc, keys)))(init_keys)
+    states = jax.jit(lambda keys, chains: jax.vmap(lambda p, c: init_train_state(p, optimizer, c))(
+        dae_params(n_in, n_hidden, lc, keys), chains))(init_keys, chains)
     start, history = 0, []
     position = resume.latest_position() if resume is not None else None
     if position and position.get("layer") == k:
