@@ -25,6 +25,7 @@ PER_LAYER_KEYS = (
     "momentum_warmup_epochs", "schedule", "batch_size", "epochs",
 )
 LAYER_KINDS = ("dae", "cae", "rbm")  # the greedy layers of pretrain.layer
+COMPARE_REMEDIES = ("batch_norm", "dropout", "clip", "residual")  # what finetune.compare_remedies may join with +
 CONFIGS_DIR = pathlib.Path(__file__).parent / "configs"
 
 
@@ -83,6 +84,7 @@ def base_config() -> ml_collections.ConfigDict:
     f.epochs = 100  # maximum; early stopping on validation error usually ends sooner
     f.patience = 15
     f.random_init = "he"  # init of the random baseline (glorot, he, orthogonal, lecun, small_gaussian)
+    f.compare_remedies = ""  # scripts/compare.py: remedies both arms fine-tune with, e.g. "dropout" (see COMPARE_REMEDIES)
     f.l2_weight = 0.0
     f.dropout = 0.5  # dropout rate on hidden units, for methods with +dropout
     f.clip_norm = 1.0  # global gradient-norm bound, for methods with +clip
@@ -442,6 +444,9 @@ def _check_value(key, leaf, v):
         "cd_steps": lambda: _range(key, v, v >= 1, ">= 1 (CD-1 is one Gibbs step)"),
         "init": lambda: _choice(key, v, INITS),
         "random_init": lambda: _choice(key, v, RANDOM_INITS),
+        "compare_remedies": lambda: _range(key, v, all(r in COMPARE_REMEDIES for r in v.split("+")) if v else True,
+                                           f"'' or remedies joined by +, from {', '.join(COMPARE_REMEDIES)} "
+                                           "(e.g. 'dropout' or 'batch_norm+dropout')"),
         "decoders": lambda: _choice(key, v, ("recipe", "mirror")),
         "reconstruction": lambda: _choice(key, v, ("auto", *RECONSTRUCTIONS)),
         "noise": lambda: _choice(key, v, NOISES),

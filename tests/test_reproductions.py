@@ -15,6 +15,7 @@ REPRODUCTIONS = {
     "vincent2010_sda3": ("compare", ["--config.layers=(16,16,16)"], "comparison.json"),
     "theano_sda": ("compare", ["--config.layers=(16,16,16)"], "comparison.json"),
     "mnist_dbn": ("compare", ["--config.layers=(16,16,32)"], "comparison.json"),
+    "mnist_best": ("compare", ["--config.layers=(16,16,16)"], "comparison.json"),
     "mnist_autoencoder_rbm": ("finetune --objective reconstruction",
                               ["--config.layers=(16,16,8,2)", "--config.autoencoder.epochs=1"],
                               "autoencoder-pretrained/results.json"),
@@ -48,5 +49,10 @@ def test_a_reproduction_config_runs_a_tiny_version_end_to_end(tmp_path, name):
     assert (tmp_path / written).exists()
     if script == "finetune":  # the unrolled stack's results name its layer kind
         assert json.loads((tmp_path / written).read_text())["method"] == "rbm"
+    if name == "mnist_best":  # both arms fine-tune with dropout: the methods dae+dropout and he+dropout
+        comparison = json.loads((tmp_path / written).read_text())
+        assert (comparison["pretrained"]["method"], comparison["random"]["method"]) == ("dae+dropout", "he+dropout")
+        assert json.loads((tmp_path / "finetune-he+dropout" / "results.json").read_text())["method"] == "he+dropout"
+        assert "dae+dropout" in proc.stdout and "he+dropout" in proc.stdout
     saved = json.loads((tmp_path / "pretrain" / "config.json").read_text())
     assert saved["name"] == name

@@ -76,6 +76,7 @@ def test_finetune_without_pretraining_says_what_to_run(tmp_path):
     ("--config.pretrain.noise_level=1.5", "in [0, 1)"),
     ("--config.layers=()", "non-empty tuple of positive ints"),
     ("--config.pretrain.epoch=3", "did you mean 'pretrain.epochs'"),
+    ("--config.finetune.compare_remedies=dropout+ladder", "remedies joined by +, from batch_norm, dropout"),
 ])
 def test_bad_input_to_pretrain_is_one_sentence_and_exit_2(tmp_path, override, phrase):
     proc = run_script_here("pretrain", "--workdir", str(tmp_path / "w" / "run"), override)

@@ -10,17 +10,27 @@ from stackae.procedures.autoencoder import pca_baseline
 from stackae.procedures.pretrain import reconstruction_of
 from stackae.workdir.autoencoder import reconstruction_run
 from stackae.workdir.checkpoints import write_json
-from stackae.workdir.finetune import finetune_run
+from stackae.workdir.finetune import finetune_run, pretrained_method
 from stackae.workdir.pretrain import pretrain
 
 
+def compared_inits(cfg) -> dict:
+    """The two arms of the comparison, by finetune_run init: the pretrained stack and finetune.random_init, each
+    with finetune.compare_remedies (e.g. dae+dropout and he+dropout), or plainly `pretrained` and `random`."""
+    remedies = cfg.finetune.compare_remedies
+    if not remedies:
+        return {"pretrained": "pretrained", "random": "random"}
+    return {"pretrained": f"{pretrained_method(cfg)}+{remedies}", "random": f"{cfg.finetune.random_init}+{remedies}"}
+
+
 def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
-    """Run the greedy pretraining, then fine-tune the pretrained stack and a randomly initialised one."""
+    """Run the greedy pretraining, then fine-tune the pretrained stack and a randomly initialised one (with
+    finetune.compare_remedies on both, if any); results keyed "pretrained" and "random"."""
     pretrain(cfg, workdir, overwrite=overwrite, log=log)
-    results = {init: finetune_run(cfg, workdir, init=init, overwrite=overwrite, log=log)
-               for init in ("pretrained", "random")}
-    summary = {init: {k: r[k] for k in ("test_error", "test_error_ci95", "valid_error", "seeds", "labels_used")}
-               for init, r in results.items()}
+    results = {arm: finetune_run(cfg, workdir, init=init, overwrite=overwrite, log=log)
+               for arm, init in compared_inits(cfg).items()}
+    summary = {arm: {"method": compared_inits(cfg)[arm], **{k: r[k] for k in (
+        "test_error", "test_error_ci95", "valid_error", "seeds", "labels_used")}} for arm, r in results.items()}
     write_json(pathlib.Path(workdir) / "comparison.json",
                dict(summary, pretrained_minus_random=paired_difference(results)))
     return results
@@ -85,10 +95,11 @@ def format_reconstruction_table(report: dict) -> str:
 
 def format_table(results: dict) -> str:
     """A small text table of test errors (mean and 95% interval over seeds) and their paired difference."""
-    lines = [f"{'init':<12}{'test error':>12}{'± 95% CI':>10}{'valid error':>13}{'seeds':>7}{'labels':>8}"]
-    for init, r in results.items():
+    width = max(12, *(len(r["method"]) + 2 for r in results.values()))
+    lines = [f"{'init':<{width}}{'test error':>12}{'± 95% CI':>10}{'valid error':>13}{'seeds':>7}{'labels':>8}"]
+    for r in results.values():
         ci = "n/a" if r["test_error_ci95"] is None else f"{100 * r['test_error_ci95']:.2f}%"
-        lines.append(f"{init:<12}{100 * r['test_error']:>11.2f}%{ci:>10}"
+        lines.append(f"{r['method']:<{width}}{100 * r['test_error']:>11.2f}%{ci:>10}"
                      f"{100 * r['valid_error']:>12.2f}%{len(r['seeds']):>7}{r['labels_used']:>8}")
     d = paired_difference(results)
     if d["n"] > 1:
