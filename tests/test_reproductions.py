@@ -15,7 +15,7 @@ REPRODUCTIONS = {
     "vincent2010_sda3": ("compare", ["--config.layers=(16,16,16)"], "comparison.json"),
     "theano_sda": ("compare", ["--config.layers=(16,16,16)"], "comparison.json"),
     "mnist_dbn": ("compare", ["--config.layers=(16,16,32)"], "comparison.json"),
-    "mnist_best": ("compare", ["--config.layers=(16,16,16)"], "comparison.json"),
+    "mnist_best": ("compare", ["--config.layers=(16,16,16)"], "comparison-dropout.json"),
     "mnist_autoencoder_rbm": ("finetune --objective reconstruction",
                               ["--config.layers=(16,16,8,2)", "--config.autoencoder.epochs=1"],
                               "autoencoder-pretrained/results.json"),

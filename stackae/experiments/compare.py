@@ -23,6 +23,13 @@ def compared_inits(cfg) -> dict:
     return {"pretrained": f"{pretrained_method(cfg)}+{remedies}", "random": f"{cfg.finetune.random_init}+{remedies}"}
 
 
+def comparison_file(cfg) -> str:
+    """comparison.json, or comparison-<remedies>.json for arms fine-tuned with finetune.compare_remedies (so the
+    plain and the remedied comparison of one stack sit side by side)."""
+    remedies = cfg.finetune.compare_remedies
+    return f"comparison-{remedies}.json" if remedies else "comparison.json"
+
+
 def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     """Run the greedy pretraining, then fine-tune the pretrained stack and a randomly initialised one (with
     finetune.compare_remedies on both, if any); results keyed "pretrained" and "random"."""
@@ -31,8 +38,7 @@ def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
                for arm, init in compared_inits(cfg).items()}
     summary = {arm: {"method": compared_inits(cfg)[arm], **{k: r[k] for k in (
         "test_error", "test_error_ci95", "valid_error", "seeds", "labels_used")}} for arm, r in results.items()}
-    write_json(pathlib.Path(workdir) / "comparison.json",
-               dict(summary, pretrained_minus_random=paired_difference(results)))
+    write_json(pathlib.Path(workdir) / comparison_file(cfg), dict(summary, pretrained_minus_random=paired_difference(results)))
     return results
 
 
