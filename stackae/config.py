@@ -20,9 +20,9 @@ from stackae.methods import RANDOM_INITS, parse_method
 OPTIMIZERS = ("sgd", "adam")
 # Per-layer keys of `pretrain`: a single value for every layer, or a tuple with one value per layer.
 PER_LAYER_KEYS = (
-    "layer", "contraction", "cd_steps", "persistent", "activation", "tied", "init", "reconstruction", "noise", "noise_level", "preact_noise",
-    "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate", "momentum", "initial_momentum",
-    "momentum_warmup_epochs", "schedule", "batch_size", "epochs",
+    "layer", "contraction", "cd_steps", "persistent", "activation", "tied", "init", "reconstruction", "noise",
+    "noise_level", "preact_noise", "l1_activation", "l1_weight", "l2_weight", "optimizer", "learning_rate",
+    "momentum", "initial_momentum", "momentum_warmup_epochs", "schedule", "batch_size", "epochs",
 )
 LAYER_KINDS = ("dae", "cae", "rbm")  # the greedy layers of pretrain.layer
 COMPARE_REMEDIES = ("batch_norm", "dropout", "clip", "residual")  # what finetune.compare_remedies may join with +
@@ -84,7 +84,7 @@ def base_config() -> ml_collections.ConfigDict:
     f.epochs = 100  # maximum; early stopping on validation error usually ends sooner
     f.patience = 15
     f.random_init = "he"  # init of the random baseline (glorot, he, orthogonal, lecun, small_gaussian)
-    f.compare_remedies = ""  # scripts/compare.py: remedies both arms fine-tune with, e.g. "dropout" (see COMPARE_REMEDIES)
+    f.compare_remedies = ""  # scripts/compare.py: remedies both arms fine-tune with, e.g. "dropout"
     f.l2_weight = 0.0
     f.dropout = 0.5  # dropout rate on hidden units, for methods with +dropout
     f.clip_norm = 1.0  # global gradient-norm bound, for methods with +clip
@@ -365,8 +365,8 @@ def _check_rbm_layers(cfg):
             raise ConfigError(f"layer {k + 1} is an rbm, whose one weight matrix serves both directions; set "
                               "pretrain.tied=True for it.")
         if lc.persistent and lc.activation != "sigmoid" and reconstruction_of(cfg, k) == "linear_squared_error":
-            raise ConfigError(f"layer {k + 1} is a persistent-CD rbm with Gaussian visible and {lc.activation} hidden "
-                              "units, whose model distribution need not be normalisable (its chains can run away); "
+            raise ConfigError(f"layer {k + 1} is a persistent-CD rbm with Gaussian visible and {lc.activation} "
+                              "hidden units, whose model distribution need not be normalisable (its chains can run away); "
                               "give it pretrain.persistent=False (CD-k) or sigmoid hidden units, e.g. "
                               "--config.pretrain.persistent='(True,False)'.")
         if reconstruction_of(cfg, k) not in ("sigmoid_cross_entropy", "linear_squared_error"):

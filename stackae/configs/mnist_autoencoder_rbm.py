@@ -7,8 +7,9 @@ visible probabilities) and a top RBM 250-30 with linear (Gaussian, unit variance
 minibatches of 100, learning rate 0.1 (0.001 for the linear top RBM), momentum 0.9, weight decay 0.0002
 (pretrain.l2_weight = 0.0001), weights from N(0, 0.01^2), 10 epochs per layer. The unrolled decoders are
 logistic, as H&S (each RBM's visible units). Deviations: momentum 0.9 from the first epoch (rbm.m: 0.5 for 5
-epochs; --config.pretrain.momentum_warmup_epochs=5 gives that, not how the recorded results ran); fine-tuning by SGD with momentum (mnist_autoencoder.py's: learning rate 0.001, 30 epochs) instead of
-conjugate gradients for 200 epochs; 50,000 training / 10,000 validation images carved at random.
+epochs; --config.pretrain.momentum_warmup_epochs=5 gives that, not how the recorded results ran); fine-tuning
+by SGD with momentum (mnist_autoencoder.py's: learning rate 0.001, 30 epochs) instead of conjugate gradients
+for 200 epochs; 50,000 training / 10,000 validation images carved at random.
 """
 
 from stackae.configs import mnist_autoencoder

@@ -38,7 +38,8 @@ def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
                for arm, init in compared_inits(cfg).items()}
     summary = {arm: {"method": compared_inits(cfg)[arm], **{k: r[k] for k in (
         "test_error", "test_error_ci95", "valid_error", "seeds", "labels_used")}} for arm, r in results.items()}
-    write_json(pathlib.Path(workdir) / comparison_file(cfg), dict(summary, pretrained_minus_random=paired_difference(results)))
+    write_json(pathlib.Path(workdir) / comparison_file(cfg),
+               dict(summary, pretrained_minus_random=paired_difference(results)))
     return results
 
 
