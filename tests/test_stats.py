@@ -28,7 +28,8 @@ def test_paired_difference_pairs_seeds_and_skips_diverged():
 def test_the_main_jobs_last_line_says_what_the_interval_means_and_where_to_go():
     from stackae.experiments.compare import what_next
     tied = what_next(dict(mean_interval([-0.01, 0.02, 0.0]), pretrained_better=1), 0)
-    assert "cannot tell the two inits apart" in tied and "--config.labels_per_class=10" in tied
+    assert "cannot tell the two inits apart" in tied
+    assert "scripts/compare.py --config.labels_per_class=10 --workdir runs/digits-10-per-class" in tied
     assert "scripts/sweep.py" in tied and "notebooks/" in tied
     pays = what_next(dict(mean_interval([-0.05, -0.04, -0.06]), pretrained_better=3), 10)
     assert "pretraining pays here" in pays and "labels_per_class=10" not in pays
