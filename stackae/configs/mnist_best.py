@@ -10,7 +10,8 @@ random-init twin (scripts/compare.py) is the same network from He init with the 
 How it was chosen: on the validation split only (10,000 images carved from MNIST's 60,000 training images, the
 test set untouched), against `mnist.py` (no dropout, rate 0.02, 30 epochs) on the same pretraining, seeds and
 split; the learning rate 0.1 is the one the all-labels sweep (mnist_sweep.py) picked on validation. No wider
-search was run; docs/RESULTS.md records the numbers of both and whether this recipe beat `mnist.py` there.
+search was run. Measured (docs/RESULTS.md, 2026-12-04, 3 seeds): validation 1.11% against mnist.py's 1.14%;
+test 1.28% +- 0.24 (He + dropout twin 1.64%), so the 1.20% target is missed by 0.08 points.
 """
 
 from stackae.configs import mnist
