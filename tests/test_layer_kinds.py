@@ -95,7 +95,7 @@ def test_a_momentum_warm_up_uses_the_initial_momentum_then_the_configured_one():
     from stackae.core.optim import make_optimizer
 
     optimizer = make_optimizer("sgd", 1.0, momentum=0.9, initial_momentum=0.5, momentum_steps=2)
-    params, state, velocity = jnp.zeros(()), None, 0.0
+    params, velocity = jnp.zeros(()), 0.0
     state = optimizer.init(params)
     for step, decay in enumerate((0.5, 0.5, 0.9, 0.9)):
         grad = jnp.asarray(float(step + 1))

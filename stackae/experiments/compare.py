@@ -34,9 +34,9 @@ def compare(cfg, workdir, *, overwrite: bool = False, log=print) -> dict:
     """Run the greedy pretraining, then fine-tune the pretrained stack and a randomly initialised one (with
     finetune.compare_remedies on both, if any); results keyed "pretrained" and "random"."""
     pretrain(cfg, workdir, overwrite=overwrite, log=log)
-    results = {arm: finetune_run(cfg, workdir, init=init, overwrite=overwrite, log=log)
-               for arm, init in compared_inits(cfg).items()}
-    summary = {arm: {"method": compared_inits(cfg)[arm], **{k: r[k] for k in (
+    inits = compared_inits(cfg)
+    results = {arm: finetune_run(cfg, workdir, init=init, overwrite=overwrite, log=log) for arm, init in inits.items()}
+    summary = {arm: {"method": inits[arm], **{k: r[k] for k in (
         "test_error", "test_error_ci95", "valid_error", "seeds", "labels_used")}} for arm, r in results.items()}
     write_json(pathlib.Path(workdir) / comparison_file(cfg),
                dict(summary, pretrained_minus_random=paired_difference(results)))
@@ -135,10 +135,10 @@ def what_next(d: dict, labels_per_class: int, dataset: str = "digits") -> str:
     if not labels_per_class:
         hint = ("with every label, pretraining is not expected to pay. Where it can, with scarce labels: "
                 ".venv/bin/python scripts/compare.py --config.labels_per_class=10 "
-                f"--workdir runs/{dataset}-10-per-class (10 labels per class; same config otherwise), the label-scarce sweep (.venv/bin/python "
-                "scripts/sweep.py, a few minutes: modern inits, semi-supervised remedies, the ladder, several budgets "
-                "and seeds) and notebooks/02 and 06, where on MNIST the DAE stack beats He init at 100 and 1,000 "
-                "labels on every seed")
+                f"--workdir runs/{dataset}-10-per-class (10 labels per class; same config otherwise), the "
+                "label-scarce sweep (.venv/bin/python scripts/sweep.py, a few minutes: modern inits, semi-supervised "
+                "remedies, the ladder, several budgets and seeds) and notebooks/02 and 06, where on MNIST the DAE "
+                "stack beats He init at 100 and 1,000 labels on every seed")
     else:
         hint = ("for modern inits, semi-supervised remedies and the ladder at several label budgets, run "
                 ".venv/bin/python scripts/sweep.py; notebooks/02, 06 and 07 show the results on MNIST and digits")

@@ -172,10 +172,10 @@ def train_layer(k, cfg, train_a, valid_a, input_activation, per_seed, mesh, resu
     lc = layer_config(cfg, k)
     n_in, n_hidden = train_a.shape[-1], cfg.layers[k]
     graphdef = dae_graphdef(n_in, n_hidden, lc)
-    steps = lc.epochs * (train_a.shape[-2] // lc.batch_size)
-    optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, steps,
+    steps_per_epoch = train_a.shape[-2] // lc.batch_size
+    optimizer = make_optimizer(lc.optimizer, lc.learning_rate, lc.momentum, lc.schedule, lc.epochs * steps_per_epoch,
                                initial_momentum=lc.initial_momentum,
-                               momentum_steps=lc.momentum_warmup_epochs * (train_a.shape[-2] // lc.batch_size))
+                               momentum_steps=lc.momentum_warmup_epochs * steps_per_epoch)
 
     keys = jax.vmap(lambda key: jax.random.fold_in(key, k))(seed_keys(cfg.seed, cfg.seeds))
     init_keys, train_keys = jax.vmap(lambda key: tuple(jax.random.split(key)))(keys)
